@@ -1,0 +1,48 @@
+"""hotwsgi: reload a WSGI or ASGI app's code in the running process.
+
+::
+
+    from hotwsgi import HotReloadMiddleware
+    app = HotReloadMiddleware(app)
+
+or from a shell: ``hotwsgi serve module:app``.
+"""
+
+from __future__ import annotations
+
+from ._config import Config
+from ._hooks import before_reload, currently_reloading, keep, on_reload, trigger_reload
+from ._reload import ReloadResult
+from ._serve import serve
+from .exceptions import (
+    AppImportError,
+    ConfigError,
+    HotwsgiError,
+    NotAnAppError,
+    PortInUseError,
+    ReloadError,
+    ServerNotInstalledError,
+)
+from .middleware import HotReloadMiddleware
+
+__version__ = "0.1.0"
+
+__all__ = (
+    "AppImportError",
+    "Config",
+    "ConfigError",
+    "HotReloadMiddleware",
+    "HotwsgiError",
+    "NotAnAppError",
+    "PortInUseError",
+    "ReloadError",
+    "ReloadResult",
+    "ServerNotInstalledError",
+    "__version__",
+    "before_reload",
+    "currently_reloading",
+    "keep",
+    "on_reload",
+    "serve",
+    "trigger_reload",
+)

@@ -1,0 +1,102 @@
+"""The ``hotwsgi`` command. It parses flags and calls :func:`hotwsgi.serve`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from . import __version__
+from ._serve import serve
+from .exceptions import HotwsgiError
+from .servers import SERVERS
+
+__all__ = ("main",)
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return record.getMessage() if record.exc_info is None else super().format(record)
+
+
+def _setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    root = logging.getLogger("hotwsgi")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hotwsgi")
+def cli() -> None:
+    """Hot-reload WSGI and ASGI apps in the running process."""
+
+
+@cli.command(context_settings={"auto_envvar_prefix": "HOTWSGI"})
+@click.argument("app")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free port).")
+@click.option(
+    "--server",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", *SERVERS]),
+    help="Server to run on; auto is werkzeug for WSGI apps, uvicorn for ASGI apps.",
+)
+@click.option("--factory", is_flag=True, help="APP names a function that returns the app.")
+@click.option("--app-dir", default=None, help="Folder to import APP from (put first on sys.path).")
+@click.option(
+    "--reload-dir", "reload_dirs", multiple=True, help="Folder to watch (repeatable); default: the app's project root."
+)
+@click.option("--reload-include", multiple=True, help="Extra glob to watch, like '*.txt' (repeatable).")
+@click.option("--reload-exclude", multiple=True, help="Glob to ignore, like 'migrations/*' (repeatable).")
+@click.option("--no-reload", is_flag=True, help="Serve without reloading.")
+@click.option(
+    "--log-level", default="info", show_default=True, type=click.Choice(LOG_LEVELS), help="How much hotwsgi logs."
+)
+def serve_command(
+    app: str,
+    host: str,
+    port: int,
+    server: str,
+    factory: bool,
+    app_dir: str | None,
+    reload_dirs: tuple[str, ...],
+    reload_include: tuple[str, ...],
+    reload_exclude: tuple[str, ...],
+    no_reload: bool,
+    log_level: str,
+) -> None:
+    """Serve APP (module:app, path/to/file.py:app or module:create_app()) and reload it in-process."""
+    _setup_logging(log_level)
+    try:
+        serve(
+            app,
+            host=host,
+            port=port,
+            server=server,
+            factory=factory,
+            app_dir=app_dir,
+            reload=not no_reload,
+            reload_dirs=reload_dirs,
+            reload_include=reload_include,
+            reload_exclude=reload_exclude,
+        )
+    except HotwsgiError as exc:
+        user_traceback = getattr(exc, "user_traceback", None)
+        if user_traceback:
+            click.echo(user_traceback.rstrip(), err=True)
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+
+
+serve_command.name = "serve"
+
+
+def main() -> None:
+    cli(prog_name="hotwsgi")

@@ -1,0 +1,302 @@
+"""The reload engine: from changed paths to a committed new app generation.
+
+It is shared by the WSGI and ASGI middlewares. What differs between them,
+holding requests and swapping the app, lives behind the small :class:`Host`
+protocol that each middleware implements.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from types import ModuleType
+from typing import Any, Protocol
+
+from . import _hooks
+from ._config import STATIC_PATTERNS, TEMPLATE_PATTERNS, Config
+from ._errors import format_user_error, relpath
+from ._graph import ImportGraph, install_import_recorder
+from ._home import AppHome
+from ._modules import ModuleIndex, module_source
+from ._reload import ReloadResult, Transaction
+from ._watch import PathFilter, Watcher
+
+__all__ = ("Host", "Reloader")
+
+logger = logging.getLogger(__name__)
+
+
+class Host(Protocol):
+    """What the engine needs from a middleware."""
+
+    def pause(self, drain_timeout: float) -> int:
+        """Hold new requests and wait for in-flight ones; return how many are still running."""
+
+    def prepare(self, app: Any) -> Any:
+        """Check and get the new app ready (ASGI: lifespan startup); raise to refuse it."""
+
+    def swap(self, app: Any) -> Any:
+        """Make ``app`` current; return the previous app."""
+
+    def resume(self) -> None:
+        """Let held requests through."""
+
+    def retire(self, app: Any) -> None:
+        """The previous app is no longer current (ASGI: lifespan shutdown)."""
+
+
+def _matches(path: str, patterns: Iterable[str]) -> bool:
+    name = os.path.basename(path)
+    return any(fnmatch.fnmatch(name, p) for p in patterns)
+
+
+class Reloader:
+    """Plans and runs reloads for one middleware; owns its watcher and worker thread."""
+
+    def __init__(self, config: Config, host: Host, home: AppHome, roots: Iterable[str]) -> None:
+        self.config = config
+        self.host = host
+        self.home = home
+        self.roots = tuple(os.path.realpath(r) for r in roots)
+        self.index = ModuleIndex(self.roots)
+        self.graph = ImportGraph()
+        self.generation = 0
+        self.last_reload: ReloadResult | None = None
+        self.on_static_change: list[Any] = []
+        self._lock = threading.RLock()  # one reload at a time
+        self._queue = threading.Condition(threading.Lock())
+        self._pending: set[str] = set()
+        self._pending_full = False
+        self._retry: set[str] = set()
+        self._retry_full = False
+        self._stopped = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._watcher: Watcher | None = None
+        self._filter = PathFilter(self.roots, config.all_include, config.all_exclude)
+
+    # -- life cycle ---------------------------------------------------------------
+    def start(self) -> None:
+        install_import_recorder()
+        _hooks.register_reloader(self)
+        if self.config.watch != ():
+            missing = [r for r in self.roots if not os.path.isdir(r)]
+            if missing:
+                logger.warning("hotwsgi: not watching %s: no such folder", ", ".join(missing))
+            roots = [r for r in self.roots if os.path.isdir(r)]
+            if roots:
+                self._watcher = Watcher(roots, self._filter, self.schedule)
+        self._start_worker()
+
+    def _start_worker(self) -> None:
+        with self._queue:
+            if self._worker is None and not self._stopped.is_set():
+                self._worker = threading.Thread(target=self._work, name="hotwsgi-reloader", daemon=True)
+                self._worker.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._watcher is not None:
+            self._watcher.stop()
+        with self._queue:
+            self._queue.notify_all()
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(5)
+
+    @property
+    def watching(self) -> bool:
+        return self._watcher is not None and self._watcher.alive
+
+    # -- queue -----------------------------------------------------------------------
+    def schedule(self, paths: Iterable[str] | None, *, full: bool = False) -> None:
+        """Queue a reload; saves arriving while one runs are batched into the next."""
+        with self._queue:
+            if paths:
+                self._pending.update(os.path.realpath(p) for p in paths)
+            self._pending_full = self._pending_full or full or not paths
+            self._queue.notify()
+        self._start_worker()
+
+    def _work(self) -> None:
+        self.update_graph()
+        while True:
+            with self._queue:
+                while not self._pending and not self._pending_full and not self._stopped.is_set():
+                    self._queue.wait()
+                if self._stopped.is_set():
+                    return
+                paths, full = self._pending, self._pending_full
+                self._pending, self._pending_full = set(), False
+            try:
+                self.run(paths, full=full)
+            except Exception:  # pragma: no cover - a bug of ours must not kill reloading
+                logger.exception("hotwsgi: internal error while reloading")
+
+    # -- the graph -------------------------------------------------------------------
+    def _user_modules(self) -> dict[str, ModuleType]:
+        modules = dict(self.index.user_modules())
+        alias = self.home.module
+        if alias and alias not in modules and self.home.file:
+            main = sys.modules.get("__main__")
+            if isinstance(main, ModuleType) and module_source(main) == self.home.file:
+                modules[alias] = main
+        return modules
+
+    def update_graph(self, names: Iterable[str] | None = None) -> None:
+        """Scan modules not yet in the graph (or ``names``, after they were re-run)."""
+        modules = self._user_modules()
+        with self.graph.lock:
+            todo = modules.keys() if names is None else names
+            for name in list(todo):
+                module = modules.get(name)
+                if module is None:
+                    continue
+                if names is None and name in self.graph:
+                    continue
+                path = module_source(module)
+                if path is not None:
+                    self.graph.scan(name, module, path)
+
+    # -- planning ----------------------------------------------------------------------
+    def plan(self, paths: Iterable[str], *, full: bool = False) -> tuple[list[str], list[str], bool]:
+        """Return ``(modules to re-run in order, pinned modules that changed, anything to do)``."""
+        paths = {os.path.realpath(p) for p in paths}
+        self.update_graph()
+        user = self._user_modules()
+        by_path: dict[str, list[str]] = {}
+        for name, module in user.items():
+            path = module_source(module)
+            if path is not None:
+                by_path.setdefault(path, []).append(name)
+        pinned_paths = {module_source(m): n for n, m in self.index.pinned_modules()}
+        changed: set[str] = set()
+        pinned: list[str] = []
+        rerun_app = False
+        for path in paths:
+            if path.endswith(".py"):
+                changed.update(by_path.get(path, ()))
+                if path in pinned_paths:
+                    pinned.append(pinned_paths[path])
+                if self.home.file and path == self.home.file and self.home.module:
+                    changed.add(self.home.module)
+            elif _matches(path, TEMPLATE_PATTERNS):
+                rerun_app = True
+        if full or (self.config.strategy == "all" and (changed or rerun_app)):
+            targets = set(user)
+        else:
+            targets = self.graph.dependents(changed, among=user.keys())
+        if (targets or rerun_app) and self.home.module:
+            targets.add(self.home.module)
+        order = self.graph.order(targets)
+        return order, pinned, bool(order)
+
+    # -- running -------------------------------------------------------------------------
+    def run(self, paths: Iterable[str] = (), *, full: bool = False) -> ReloadResult | None:
+        """Run one reload now, in this thread. Returns None when nothing needed re-running."""
+        with self._lock:
+            paths = set(paths) | self._retry
+            full = full or self._retry_full
+            started = time.perf_counter()
+            order, pinned, anything = self.plan(paths, full=full)
+            for name in pinned:
+                logger.warning(
+                    "hotwsgi: %s changed but says __reloadable__ = False: restart the server to pick it up",
+                    name,
+                )
+            changes = tuple(sorted(paths))
+            if not anything:
+                static = [p for p in paths if _matches(p, STATIC_PATTERNS)]
+                if static:
+                    for callback in list(self.on_static_change):
+                        callback(static)
+                if paths and not static:
+                    logger.debug("hotwsgi: nothing to re-run for %s", ", ".join(map(relpath, changes)))
+                return None
+            return self._run_plan(order, changes, full, started)
+
+    def _run_plan(self, order: list[str], changes: tuple[str, ...], full: bool, started: float) -> ReloadResult:
+        for func, exc in _hooks.fire("before_reload", changes):
+            logger.warning("hotwsgi: before_reload callback %s raised %r", getattr(func, "__qualname__", func), exc)
+        still_running = self.host.pause(self.config.drain_timeout)
+        if still_running:
+            logger.warning(
+                "hotwsgi: %d request(s) still running after drain_timeout=%ss; reloading anyway "
+                "(they finish on the old code)",
+                still_running,
+                self.config.drain_timeout,
+            )
+        home = self.home
+        tx = Transaction(
+            order,
+            self.index,
+            locations=home.locations,
+            aliases=home.aliases,
+        )
+        tx.claimable.update(home.claimable)
+        old_app = None
+        result: ReloadResult
+        try:
+            new_app = tx.run(order, lambda t: self.host.prepare(home.resolve(t)))
+        except BaseException as exc:
+            summary, text = format_user_error(exc)
+            del exc
+            self.host.resume()
+            self._retry = set(changes)
+            self._retry_full = full
+            result = ReloadResult(
+                ok=False,
+                generation=self.generation,
+                changes=changes,
+                modules=tuple(order),
+                duration_ms=(time.perf_counter() - started) * 1000,
+                error=summary,
+                traceback=text,
+            )
+            self.last_reload = result
+            logger.error(
+                "hotwsgi: reload failed, still serving generation %d: %s\n%s",
+                self.generation,
+                summary,
+                text.rstrip(),
+            )
+            return result
+        try:
+            old_app = self.host.swap(new_app)
+            self.generation += 1
+            tx.commit()
+            home.committed(tx)
+        finally:
+            self.host.resume()
+        rerun = tuple(tx.fresh) or tuple(order)
+        self.update_graph(rerun)
+        self._retry = set()
+        self._retry_full = False
+        result = ReloadResult(
+            ok=True,
+            generation=self.generation,
+            changes=changes,
+            modules=rerun,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+        self.last_reload = result
+        del tx
+        try:
+            self.host.retire(old_app)
+        except Exception:
+            logger.exception("hotwsgi: retiring the previous app failed")
+        del old_app
+        for func, exc in _hooks.fire("on_reload", result):
+            logger.warning("hotwsgi: on_reload callback %s raised %r", getattr(func, "__qualname__", func), exc)
+        logger.info(
+            "hotwsgi: %s -> generation %d in %.1f ms (re-ran %s)",
+            ", ".join(relpath(p) for p in changes) if changes else "reload",
+            result.generation,
+            result.duration_ms,
+            ", ".join(rerun),
+        )
+        return result

@@ -1,0 +1,122 @@
+"""``serve()``: run an app on a real server with reloading, as ``hotwsgi serve`` does."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ._config import Config
+from ._deploy import werkzeug_reloader_active
+from ._errors import relpath
+from .exceptions import ConfigError
+
+__all__ = ("serve",)
+
+logger = logging.getLogger(__name__)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    server: str = "auto",
+    factory: bool = False,
+    app_dir: str | None = None,
+    reload: bool = True,
+    reload_dirs: Iterable[str] = (),
+    reload_include: Iterable[str] = (),
+    reload_exclude: Iterable[str] = (),
+    on_ready: Callable[[str, int], None] | None = None,
+) -> None:
+    """Serve ``app`` (an import string like ``"pkg.web:app"`` or an app object) until interrupted.
+
+    The app is wrapped in :class:`~hotwsgi.HotReloadMiddleware` (unless it
+    already is) and run on ``server``: ``"auto"`` picks werkzeug for WSGI apps
+    and uvicorn for ASGI apps. Raises a :class:`~hotwsgi.exceptions.HotwsgiError`
+    subclass, with a message meant for the user, on bad input.
+    """
+    from .middleware import HotReloadMiddleware
+    from .servers import load_server
+
+    if werkzeug_reloader_active():
+        raise ConfigError(
+            "werkzeug's own reloader is running this process (WERKZEUG_RUN_MAIN=true); "
+            "turn it off (use_reloader=False, flask run --no-reload): hotwsgi reloads in-process"
+        )
+    if app_dir is not None:
+        if not os.path.isdir(app_dir):
+            raise ConfigError(f'--app-dir "{app_dir}" is not a folder')
+        sys.path.insert(0, os.path.abspath(app_dir))
+    config = Config(
+        enabled=None if reload else False,
+        watch=tuple(reload_dirs) or None,
+        include=tuple(reload_include),
+        exclude=tuple(reload_exclude),
+        factory=factory,
+    )
+    middleware = HotReloadMiddleware(app, config=config)
+    if middleware.config is not config and isinstance(app, str):
+        logger.info("hotwsgi: %s is already wrapped in HotReloadMiddleware; using its settings", app)
+    interface = "asgi" if type(middleware).__name__.startswith("ASGI") else "wsgi"
+    try:
+        adapter = load_server(server, interface)
+        srv = adapter.Server(middleware, host=host, port=port)
+        bound_host, bound_port = srv.bind()
+    except BaseException:
+        middleware.close()
+        raise
+    shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+    if middleware.enabled:
+        watching = ", ".join(relpath(r) or "." for r in middleware.watch) or "nothing (reload from code only)"
+        state = f"reloading on, watching {watching}"
+    else:
+        state = "reloading off"
+    logger.warning(
+        "hotwsgi: serving %s on http://%s:%d (%s, %s)",
+        app if isinstance(app, str) else type(app).__name__,
+        shown_host,
+        bound_port,
+        srv.name,
+        state,
+    )
+    if middleware.enabled and not _is_loopback(bound_host):
+        logger.warning(
+            "hotwsgi: listening on %s with reloading on: anyone who can reach this address reaches a dev server",
+            bound_host,
+        )
+    if on_ready is not None:
+        on_ready(bound_host, bound_port)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+
+        def _terminate(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        logger.warning("hotwsgi: shutting down")
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        middleware.close()
+        close = getattr(srv, "close", None)
+        if close is not None:
+            close()

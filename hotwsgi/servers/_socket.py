@@ -1,0 +1,39 @@
+"""Binding the listening socket ourselves, so a port in use is one clear line."""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+from ..exceptions import PortInUseError
+
+__all__ = ("bind_socket",)
+
+
+def bind_socket(host: str, port: int, *, backlog: int = 128) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: any free port)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise PortInUseError(f'cannot listen on "{host}": {exc.strerror}; check --host') from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(
+                f"port {port} on {host} is already in use; stop the other server or pick another port with --port"
+            ) from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise PortInUseError(
+                f"not allowed to listen on {host}:{port} (ports below 1024 need root); pick another with --port"
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise PortInUseError(f"{host} is not an address of this machine; check --host") from None
+        raise
+    sock.set_inheritable(True)
+    return sock
