@@ -48,6 +48,8 @@ def cli() -> None:
     type=click.Choice(["auto", *SERVERS]),
     help="Server to run on; auto is werkzeug for WSGI apps, uvicorn for ASGI apps.",
 )
+@click.option("--uds", default=None, help="Listen on this unix socket instead of host:port (flup-fcgi).")
+@click.option("--threads", default=None, type=click.IntRange(1), help="Worker threads (cheroot, cherrypy).")
 @click.option("--factory", is_flag=True, help="APP names a function that returns the app.")
 @click.option("--app-dir", default=None, help="Folder to import APP from (put first on sys.path).")
 @click.option(
@@ -64,6 +66,8 @@ def serve_command(
     host: str,
     port: int,
     server: str,
+    uds: str | None,
+    threads: int | None,
     factory: bool,
     app_dir: str | None,
     reload_dirs: tuple[str, ...],
@@ -86,6 +90,8 @@ def serve_command(
             reload_dirs=reload_dirs,
             reload_include=reload_include,
             reload_exclude=reload_exclude,
+            uds=uds,
+            threads=threads,
         )
     except HotwsgiError as exc:
         user_traceback = getattr(exc, "user_traceback", None)

@@ -43,13 +43,16 @@ def serve(
     reload_include: Iterable[str] = (),
     reload_exclude: Iterable[str] = (),
     on_ready: Callable[[str, int], None] | None = None,
+    **server_options: Any,
 ) -> None:
     """Serve ``app`` (an import string like ``"pkg.web:app"`` or an app object) until interrupted.
 
     The app is wrapped in :class:`~hotwsgi.HotReloadMiddleware` (unless it
     already is) and run on ``server``: ``"auto"`` picks werkzeug for WSGI apps
     and uvicorn for ASGI apps. Raises a :class:`~hotwsgi.exceptions.HotwsgiError`
-    subclass, with a message meant for the user, on bad input.
+    subclass, with a message meant for the user, on bad input. Extra keyword
+    arguments (``uds``, ``threads``, ...) go to the server adapter; options
+    left at None are not passed.
     """
     from .middleware import HotReloadMiddleware
     from .servers import load_server
@@ -76,7 +79,8 @@ def serve(
     interface = "asgi" if type(middleware).__name__.startswith("ASGI") else "wsgi"
     try:
         adapter = load_server(server, interface)
-        srv = adapter.Server(middleware, host=host, port=port)
+        options = {k: v for k, v in server_options.items() if v is not None}
+        srv = adapter.Server(middleware, host=host, port=port, **options)
         bound_host, bound_port = srv.bind()
     except BaseException:
         middleware.close()
