@@ -44,12 +44,17 @@ def is_in_virtualenv(directory: str) -> bool:
     return parent != directory and is_in_virtualenv(parent)
 
 
+@lru_cache(maxsize=65536)
+def _realpath(filename: str) -> str:
+    return os.path.realpath(filename)
+
+
 def module_source(module: ModuleType) -> str | None:
     """The real path of a module's ``.py`` source, or None (builtins, C extensions, namespaces)."""
     filename = getattr(module, "__file__", None)
     if not isinstance(filename, str) or not filename.endswith(".py"):
         return None
-    return os.path.realpath(filename)
+    return _realpath(filename)
 
 
 def _under(path: str, roots: Iterable[str]) -> bool:
@@ -61,6 +66,8 @@ class ModuleIndex:
 
     def __init__(self, roots: Iterable[str]) -> None:
         self.roots = tuple(os.path.join(os.path.realpath(r), "") for r in roots)
+        # name -> (module object, verdict): sys.modules changes little between reloads.
+        self._verdicts: dict[str, tuple[object, int]] = {}
 
     def is_user_path(self, path: str) -> bool:
         if not self.roots or not _under(path, self.roots):
@@ -72,31 +79,38 @@ class ModuleIndex:
             return False
         return not is_in_virtualenv(os.path.dirname(path))
 
-    def is_user_module(self, name: str, module: object) -> bool:
+    def _verdict(self, name: str, module: object) -> int:
+        """0: system module, 1: user module, 2: under a root but ``__reloadable__ = False``."""
         if not isinstance(module, ModuleType):
-            return False
+            return 0
         if name == "__main__" or name == _OWN_PACKAGE or name.startswith(_OWN_PACKAGE + "."):
-            return False
-        if getattr(module, "__reloadable__", True) is False:
-            return False
+            return 0
         path = module_source(module)
-        return path is not None and self.is_user_path(path)
+        if path is None or not self.is_user_path(path):
+            return 0
+        return 2 if getattr(module, "__reloadable__", True) is False else 1
+
+    def is_user_module(self, name: str, module: object) -> bool:
+        return self._verdict(name, module) == 1
+
+    def _classified(self, wanted: int) -> Iterator[tuple[str, ModuleType]]:
+        verdicts = self._verdicts
+        for name, module in list(sys.modules.items()):
+            cached = verdicts.get(name)
+            if cached is not None and cached[0] is module:
+                verdict = cached[1]
+            else:
+                verdict = self._verdict(name, module)
+                verdicts[name] = (module, verdict)
+            if verdict == wanted:
+                yield name, module  # type: ignore[misc]
 
     def user_modules(self) -> Iterator[tuple[str, ModuleType]]:
-        for name, module in list(sys.modules.items()):
-            if self.is_user_module(name, module):
-                yield name, module  # type: ignore[misc]
+        return self._classified(1)
 
     def pinned_modules(self) -> Iterator[tuple[str, ModuleType]]:
         """Modules under a watched root that say ``__reloadable__ = False``."""
-        for name, module in list(sys.modules.items()):
-            if (
-                isinstance(module, ModuleType)
-                and getattr(module, "__reloadable__", True) is False
-                and (path := module_source(module))
-                and self.is_user_path(path)
-            ):
-                yield name, module
+        return self._classified(2)
 
     def modules_by_path(self) -> dict[str, list[str]]:
         """Map each source path under the roots to the names of the modules loaded from it."""
