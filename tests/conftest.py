@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+pytest_plugins = ("tests.inprocess",)
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A run in which no test actually ran must not pass."""

@@ -11,7 +11,7 @@ from typing import Any
 from werkzeug.serving import make_server
 
 from hotwsgi._gate import Gate
-from tests.inprocess import Project, project  # noqa: F401 - fixture
+from tests.inprocess import Project
 from tests.util import http_get, wait_for
 
 SLOW_APP = """

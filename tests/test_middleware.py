@@ -9,7 +9,7 @@ import pytest
 
 from hotwsgi import HotReloadMiddleware
 from hotwsgi.exceptions import AppImportError, ConfigError, HotwsgiError, NotAnAppError
-from tests.inprocess import Project, call, project  # noqa: F401 - fixture
+from tests.inprocess import Project, call
 
 PLAIN = """
 from .views import index

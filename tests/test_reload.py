@@ -8,7 +8,7 @@ import sys
 import textwrap
 import weakref
 
-from tests.inprocess import Project, call, project  # noqa: F401 - fixture
+from tests.inprocess import Project, call
 
 WEB = textwrap.dedent(
     """

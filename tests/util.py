@@ -86,7 +86,15 @@ _SERVING = re.compile(r"serving .* on (http://\S+?) \(")
 class ServerProcess:
     """``python -m hotwsgi serve ...`` in its own process group, with its log captured."""
 
-    def __init__(self, args: list[str], cwd: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        cwd: str | os.PathLike[str],
+        env: Mapping[str, str] | None = None,
+        *,
+        command: list[str] | None = None,
+    ) -> None:
+        """Run ``python -m hotwsgi <args>``, or ``command + args`` when ``command`` is given."""
         self.args = args
         self.cwd = str(cwd)
         full_env = dict(os.environ)
@@ -94,7 +102,7 @@ class ServerProcess:
         full_env["PYTHONUNBUFFERED"] = "1"
         full_env.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hotwsgi", *args],
+            [*(command or [sys.executable, "-m", "hotwsgi"]), *args],
             cwd=self.cwd,
             env=full_env,
             stdin=subprocess.DEVNULL,
@@ -154,7 +162,12 @@ class ServerProcess:
         try:
             return self.proc.wait(timeout)
         finally:
-            self._reader.join(2)
+            self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        self._reader.join(2)
+        if self.proc.stdout is not None and not self._reader.is_alive():
+            self.proc.stdout.close()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -167,7 +180,7 @@ class ServerProcess:
                 except ProcessLookupError:
                     pass
                 self.proc.wait(5)
-        self._reader.join(2)
+        self._close_pipe()
 
 
 @contextmanager
