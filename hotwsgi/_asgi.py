@@ -1,0 +1,422 @@
+"""The ASGI flavour of :class:`~hotwsgi.HotReloadMiddleware`.
+
+Everything the WSGI side does, the asyncio way, plus what ASGI adds:
+
+- held requests *await* an async gate; the engine's worker thread closes,
+  drains and opens it, and hands lifespan work to the server's loop;
+- each app generation runs its own lifespan with its own ``state``: startup
+  of the new app before the swap (a failure rolls the reload back), shutdown
+  of the old one after its last request; each request gets a copy of the
+  current generation's state in ``scope["state"]``;
+- websockets and still-streaming responses are not drained: after a swap the
+  old generation's websockets are closed with 1012 (service restart) and its
+  streams are ended, so nothing waits on a connection that may never end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import sys
+import threading
+from typing import Any
+
+from ._agate import AsyncGate
+from ._lifespan import AppLifespan, LifespanFailed
+from .middleware import HotReloadMiddleware
+from .types import Message, Receive, Scope, Send
+
+__all__ = ("ASGIHotReloadMiddleware", "uvicorn_reloader_active")
+
+logger = logging.getLogger(__name__)
+
+#: How long an ended stream or websocket may keep its old-code task running
+#: before it is cancelled, so the old generation can shut down.
+_END_GRACE = 1.0
+
+
+class _ClosedByReload(OSError):
+    """Raised by ``send`` on a connection a reload has closed (ASGI: a send after disconnect raises OSError)."""
+
+
+def uvicorn_reloader_active() -> bool:
+    """True inside a process that uvicorn's own ``--reload`` supervisor started.
+
+    uvicorn imports the app inside ``uvicorn._subprocess.subprocess_started``,
+    which holds the server config; its ``reload`` flag tells.
+    """
+    if "uvicorn._subprocess" not in sys.modules:
+        return False
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "subprocess_started" and frame.f_globals.get("__name__") == "uvicorn._subprocess":
+            config = frame.f_locals.get("config")
+            return bool(getattr(config, "reload", False))
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+class _Generation:
+    """One app object and what belongs to it: lifespan, state and open connections."""
+
+    __slots__ = ("active", "app", "conns", "idle", "lifespan", "number", "retired")
+
+    def __init__(self, app: Any, number: int) -> None:
+        self.app = app
+        self.number = number
+        self.lifespan = AppLifespan(app)
+        self.active = 0  # requests and connections running on this app (loop thread only)
+        self.conns: set[_Conn] = set()  # long-lived ones: websockets, streaming responses
+        self.idle: asyncio.Future[None] | None = None
+        self.retired = False
+
+    def done(self, conn: _Conn) -> None:
+        self.active -= 1
+        self.conns.discard(conn)
+        if self.active <= 0 and self.idle is not None and not self.idle.done():
+            self.idle.set_result(None)
+
+    async def wait_idle(self, timeout: float) -> bool:
+        if self.active <= 0:
+            return True
+        self.idle = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.idle), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+
+class _Conn:
+    """One request or websocket: wraps receive/send to see streaming and to close it on a reload."""
+
+    __slots__ = (
+        "_end",
+        "_receive",
+        "_send",
+        "cancelled",
+        "counted",
+        "ended",
+        "finished",
+        "gate",
+        "gen",
+        "racing",
+        "sending",
+        "task",
+        "websocket",
+    )
+
+    def __init__(self, gen: _Generation, gate: AsyncGate | None, receive: Receive, send: Send, websocket: bool) -> None:
+        self.gen = gen
+        self.gate = gate  # set while the request counts for the drain
+        self._receive = receive
+        self._send = send
+        self.websocket = websocket
+        self.racing = websocket  # receive() must be interruptible by a reload
+        self.sending = False
+        self.ended = False  # closed by a reload
+        self.finished = False  # the response or the websocket is complete
+        self.cancelled = False
+        self.task: asyncio.Task[Any] | None = None
+        self._end: asyncio.Future[None] | None = None
+        if websocket:
+            self.long_lived()
+
+    def long_lived(self) -> None:
+        """From now on a reload does not wait for this connection; it closes it instead."""
+        if self.gate is not None:
+            self.gate.leave()
+            self.gate = None
+        self.task = asyncio.current_task()
+        self.gen.conns.add(self)
+
+    def leave(self) -> None:
+        if self.gate is not None:
+            self.gate.leave()
+            self.gate = None
+        self.gen.done(self)
+
+    def _disconnect(self) -> Message:
+        if self.websocket:
+            return {"type": "websocket.disconnect", "code": 1012, "reason": "hotwsgi reload"}
+        return {"type": "http.disconnect"}
+
+    async def receive(self) -> Message:
+        if self.ended:
+            return self._disconnect()
+        if not self.racing:
+            message = await self._receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                # Body complete: what comes next is http.disconnect, which a
+                # reload may need to deliver itself.
+                self.racing = True
+            return message
+        if self._end is None:
+            self._end = asyncio.get_running_loop().create_future()
+        task = asyncio.ensure_future(self._receive())
+        try:
+            await asyncio.wait((task, self._end), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()
+            raise
+        if task.done():
+            return task.result()
+        task.cancel()
+        return self._disconnect()
+
+    async def send(self, message: Message) -> None:
+        if self.ended:
+            raise _ClosedByReload("the connection was closed by a hotwsgi reload")
+        kind = message["type"]
+        if kind == "http.response.body":
+            if not message.get("more_body", False):
+                self.finished = True
+            elif self.task is None:
+                self.long_lived()
+        elif kind == "websocket.close" or kind == "http.response.pathsend":
+            self.finished = True
+        self.sending = True
+        try:
+            await self._send(message)
+        finally:
+            self.sending = False
+        if self.gen.retired and not self.ended and self.task is not None:
+            self.ended = True  # began streaming after its generation was retired
+        if self.ended:
+            await self.finish()
+
+    def end(self) -> asyncio.Future[None] | None:
+        """Close this connection because its generation was replaced."""
+        if self.ended:
+            return None
+        self.ended = True
+        if self._end is not None and not self._end.done():
+            self._end.set_result(None)
+        if self.sending:
+            return None  # send() finishes it when the app's own send returns
+        return asyncio.ensure_future(self.finish())
+
+    async def finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if self.websocket:
+            message: Message = {"type": "websocket.close", "code": 1012, "reason": "hotwsgi reload"}
+        else:
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        try:
+            await self._send(message)
+        except Exception as exc:  # the client may be gone already
+            logger.debug("hotwsgi: closing a connection of the old app: %r", exc)
+
+
+class ASGIHotReloadMiddleware(HotReloadMiddleware):
+    """The ASGI flavour; ``HotReloadMiddleware(app)`` returns one for an ASGI app."""
+
+    def __init__(self, app: Any, **options: Any) -> None:
+        if self.__dict__.get("_initialized"):
+            return  # handed back by __new__ during a reload of the wrapping module
+        # Set up before the base class starts the reloader thread, which may
+        # call the Host methods below at once.
+        self._agate = AsyncGate()
+        self._gen = _Generation(self.__dict__["_prepared"][0], 0)
+        self._next: _Generation | None = None
+        self._swapped: _Generation | None = None
+        self._retiring: set[_Generation] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._lifespan_used = False
+        self._tasks: set[Any] = set()
+        super().__init__(app, **options)
+
+    def _off_reason(self, inert: bool) -> str | None:
+        reason = super()._off_reason(inert)
+        if reason is None and uvicorn_reloader_active():
+            logger.warning(
+                "hotwsgi: uvicorn's own --reload is on, so hotwsgi stays off (two reloaders must not run at once); "
+                "run `hotwsgi serve module:app` instead of `uvicorn --reload module:app` to reload in-process"
+            )
+            return ""
+        return reason
+
+    # -- serving -------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.enabled:
+            return await self.app(scope, receive, send)  # type: ignore[no-any-return]
+        kind = scope["type"]
+        if kind == "http":
+            websocket = False
+        elif kind == "websocket":
+            websocket = True
+        elif kind == "lifespan":
+            return await self._serve_lifespan(scope, receive, send)
+        else:
+            return await self.app(scope, receive, send)  # type: ignore[no-any-return]
+        if self._loop is None:
+            self._remember_loop()
+        gate = self._agate
+        config = self.config
+        counted = not websocket and not (config.exempt is not None and config.exempt(scope))
+        if counted:
+            if not gate.try_enter() and not await gate.enter(config.hold_timeout):
+                logger.warning(
+                    "hotwsgi: a request waited hold_timeout=%ss for a reload; serving it now", config.hold_timeout
+                )
+        elif gate.closed:
+            await gate.wait_open(config.hold_timeout)
+        gen = self._gen
+        gen.active += 1
+        conn = _Conn(gen, gate if counted else None, receive, send, websocket)
+        try:
+            if gen.lifespan.status == "new":
+                await self._lazy_start(gen)
+            scope["state"] = gen.lifespan.state.copy()
+            await gen.app(scope, conn.receive, conn.send)
+        except asyncio.CancelledError:
+            if not conn.cancelled:
+                raise
+            uncancel = getattr(asyncio.current_task(), "uncancel", None)
+            if uncancel is not None:
+                uncancel()
+        except Exception:
+            if not conn.ended:
+                raise
+            # The app noticed the disconnect a reload caused; that is no error.
+        finally:
+            conn.leave()
+
+    def _remember_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+
+    def _on_loop_thread(self) -> bool:
+        return self._loop_thread is not None and self._loop_thread == threading.get_ident()
+
+    async def _start(self, gen: _Generation, *, strict: bool) -> None:
+        async with gen.lifespan.lock:
+            if gen.lifespan.status == "new":
+                self._lifespan_used = True
+                await gen.lifespan.startup(strict=strict)
+
+    async def _lazy_start(self, gen: _Generation) -> None:
+        """The server did not run lifespan (or the reload could not): the first request does."""
+        try:
+            await self._start(gen, strict=False)
+        except LifespanFailed as exc:
+            logger.error("hotwsgi: %s; serving without it", exc)
+
+    async def _serve_lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._remember_loop()
+        gen = self._gen
+        server_state = scope.get("state")
+        if isinstance(server_state, dict) and gen.lifespan.status == "new":
+            # The first generation lives in the server's own state dict.
+            gen.lifespan.state = server_state
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self._start(self._gen, strict=False)
+                except LifespanFailed as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self._close_connections()
+                for old in list(self._retiring):
+                    await old.lifespan.shutdown(self.config.drain_timeout)
+                await self._gen.lifespan.shutdown(self.config.drain_timeout)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _close_connections(self) -> None:
+        """End every long-lived connection of every generation (the server is stopping)."""
+        for gen in (*self._retiring, self._gen):
+            await self._end_connections(gen)
+
+    async def _end_connections(self, gen: _Generation) -> None:
+        ending = [f for conn in list(gen.conns) if (f := conn.end()) is not None]
+        if ending:
+            await asyncio.wait(ending, timeout=_END_GRACE)
+
+    async def _retire(self, gen: _Generation) -> None:
+        """Close the old generation's long-lived connections, wait for its last request, shut it down."""
+        try:
+            await self._end_connections(gen)
+            if not await gen.wait_idle(_END_GRACE):
+                # Old code still running on an ended stream or websocket (an
+                # SSE loop asleep between events): nobody reads it any more.
+                for conn in list(gen.conns):
+                    if conn.task is not None and not conn.task.done():
+                        conn.cancelled = True
+                        conn.task.cancel()
+                if not await gen.wait_idle(self.config.drain_timeout):
+                    logger.warning(
+                        "hotwsgi: %d request(s) still running on generation %d; shutting its lifespan down anyway",
+                        gen.active,
+                        gen.number,
+                    )
+            await gen.lifespan.shutdown(self.config.drain_timeout)
+        finally:
+            self._retiring.discard(gen)
+
+    def _run_on_loop(self, coro: Any) -> None:
+        """Start ``coro`` on the server's loop without waiting for it."""
+        loop = self._loop
+        if self._on_loop_thread():
+            task = asyncio.ensure_future(coro)
+        elif loop is not None and not loop.is_closed():
+            try:
+                task = asyncio.run_coroutine_threadsafe(coro, loop)
+            except RuntimeError:
+                coro.close()
+                return
+        else:
+            coro.close()
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- Host protocol, called by the reloader (its worker thread, or reload()'s caller) --
+    def pause(self, drain_timeout: float) -> int:
+        self._agate.close()
+        # On the loop thread, waiting would block the very requests we wait for.
+        return self._agate.drain(0 if self._on_loop_thread() else drain_timeout)
+
+    def prepare(self, app: Any) -> Any:
+        gen = _Generation(app, self.generation + 1)
+        loop = self._loop
+        if self._lifespan_used and loop is not None and loop.is_running() and not self._on_loop_thread():
+            strict = self._gen.lifespan.status in ("started", "stopped")
+            timeout = self.config.hold_timeout
+            future = asyncio.run_coroutine_threadsafe(self._start(gen, strict=strict), loop)
+            try:
+                future.result(timeout)
+            except concurrent.futures.TimeoutError:
+                future.cancel()
+                raise LifespanFailed(f"lifespan startup of the new app did not finish within {timeout}s") from None
+        elif self._lifespan_used:
+            logger.info("hotwsgi: the new app's lifespan starts with its first request")
+        self._next = gen
+        return app
+
+    def swap(self, app: Any) -> Any:
+        gen = self._next if self._next is not None and self._next.app is app else _Generation(app, self.generation + 1)
+        self._next = None
+        old, self._gen = self._gen, gen
+        self.app = app
+        self._swapped = old
+        return old.app
+
+    def resume(self) -> None:
+        self._agate.open()
+
+    def retire(self, app: Any) -> None:
+        old, self._swapped = self._swapped, None
+        if old is None or old.app is not app:
+            return
+        old.retired = True
+        if old.active or old.lifespan.status == "started":
+            self._retiring.add(old)
+            self._run_on_loop(self._retire(old))
