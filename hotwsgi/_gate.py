@@ -25,7 +25,6 @@ class Gate:
     def __init__(self) -> None:
         self._entered = itertools.count()
         self._left = itertools.count()
-        self._n_entered = 0  # last values drawn, read only by the reload thread
         self.closed = False
         self._open = threading.Event()
         self._open.set()
@@ -56,8 +55,11 @@ class Gate:
     def leave(self) -> None:
         next(self._left)
         if self.closed:
-            with self._drained:
-                self._drained.notify_all()
+            self.notify_drained()
+
+    def notify_drained(self) -> None:
+        with self._drained:
+            self._drained.notify_all()
 
     def wait_open(self, hold_timeout: float) -> bool:
         """Wait for the gate without counting in (for requests not drained)."""

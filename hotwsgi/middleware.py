@@ -258,26 +258,28 @@ class HotReloadMiddleware:
 class _Tracked:
     """A response iterable that tells the gate when the server closes it."""
 
-    __slots__ = ("_done", "_gate", "_iterable")
+    __slots__ = ("_close", "_gate", "_iterable")
 
     def __init__(self, iterable: Iterable[bytes], gate: Gate) -> None:
         self._iterable = iterable
         self._gate = gate
-        self._done = False
+        self._close = getattr(iterable, "close", None)
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self._iterable)
 
     def close(self) -> None:
-        if self._done:
+        gate = self._gate
+        if gate is None:
             return
-        self._done = True
+        self._gate = None  # type: ignore[assignment]
         try:
-            close = getattr(self._iterable, "close", None)
-            if close is not None:
-                close()
+            if self._close is not None:
+                self._close()
         finally:
-            self._gate.leave()
+            next(gate._left)  # Gate.leave() inlined
+            if gate.closed:
+                gate.notify_drained()
 
 
 class WSGIHotReloadMiddleware(HotReloadMiddleware):
@@ -297,10 +299,15 @@ class WSGIHotReloadMiddleware(HotReloadMiddleware):
         if exempt is not None and exempt(environ):
             gate.wait_open(self.config.hold_timeout)
             return self.app(environ, start_response)  # type: ignore[no-any-return]
-        if not gate.enter(self.config.hold_timeout):
-            logger.warning(
-                "hotwsgi: a request waited hold_timeout=%ss for a reload; serving it now", self.config.hold_timeout
-            )
+        # Gate.enter() inlined: this is the per-request cost of reloading.
+        next(gate._entered)
+        if gate.closed:
+            gate.leave()
+            if not gate.enter(self.config.hold_timeout):
+                logger.warning(
+                    "hotwsgi: a request waited hold_timeout=%ss for a reload; serving it now",
+                    self.config.hold_timeout,
+                )
         try:
             result = self.app(environ, start_response)
         except BaseException:
@@ -308,6 +315,8 @@ class WSGIHotReloadMiddleware(HotReloadMiddleware):
             raise
         if type(result) is list:
             # The body is already computed: no app code runs after this point.
-            gate.leave()
-            return result  # type: ignore[no-any-return]
+            next(gate._left)
+            if gate.closed:
+                gate.notify_drained()
+            return result
         return _Tracked(result, gate)
