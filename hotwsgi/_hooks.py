@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from ._reload import Reloader, ReloadResult, Transaction
+    from ._reload import Transaction
+    from ._reloader import Reloader
 
 __all__ = (
     "before_reload",
@@ -37,7 +38,6 @@ _reloaders: weakref.WeakSet[Reloader] = weakref.WeakSet()
 
 # The transaction running right now, and the thread running it.
 _state = threading.local()
-_active: list[Transaction] = []
 
 
 def _owner_of(func: Callable[..., Any]) -> str:
@@ -169,16 +169,10 @@ def trigger_reload(paths: Iterable[str] | None = None) -> None:
 
 def fire(kind: str, argument: object) -> list[tuple[Callable[..., Any], BaseException]]:
     """Run every callback of ``kind``; return the ones that raised."""
-    failed = []
+    failed: list[tuple[Callable[..., Any], BaseException]] = []
     for func, wants in callbacks(kind):
         try:
             func(argument) if wants else func()
         except Exception as exc:  # a broken callback must not break reloading
             failed.append((func, exc))
     return failed
-
-
-def _result_type() -> type[ReloadResult]:  # pragma: no cover - typing helper
-    from ._reload import ReloadResult
-
-    return ReloadResult

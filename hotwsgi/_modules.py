@@ -103,7 +103,7 @@ class ModuleIndex:
                 verdict = self._verdict(name, module)
                 verdicts[name] = (module, verdict)
             if verdict == wanted:
-                yield name, module  # type: ignore[misc]
+                yield name, module  # type: ignore[misc,unused-ignore]
 
     def user_modules(self) -> Iterator[tuple[str, ModuleType]]:
         return self._classified(1)

@@ -290,8 +290,8 @@ class Reloader:
         except Exception:
             logger.exception("hotwsgi: retiring the previous app failed")
         del old_app
-        for func, exc in _hooks.fire("on_reload", result):
-            logger.warning("hotwsgi: on_reload callback %s raised %r", getattr(func, "__qualname__", func), exc)
+        for func, error in _hooks.fire("on_reload", result):
+            logger.warning("hotwsgi: on_reload callback %s raised %r", getattr(func, "__qualname__", func), error)
         logger.info(
             "hotwsgi: %s -> generation %d in %.1f ms (re-ran %s)",
             ", ".join(relpath(p) for p in changes) if changes else "reload",

@@ -100,7 +100,7 @@ class HotReloadMiddleware:
             else:
                 klass = WSGIHotReloadMiddleware
         self = object.__new__(klass)
-        self._prepared = (resolved, spec, caller, tx is not None)
+        self.__dict__["_prepared"] = (resolved, spec, caller, tx is not None)
         return self
 
     def __init__(
