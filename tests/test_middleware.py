@@ -160,3 +160,13 @@ def test_watcher_picks_up_an_editor_save(project: Project) -> None:
     assert mw.generation == 2
     mw.close()
     assert "hotwsgi-watcher" not in _hotwsgi_threads()
+
+
+def test_dotted_attribute_in_the_import_string(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", PLAIN + "\nclass Holder:\n    pass\n\nholder = Holder()\nholder.wsgi = app\n")
+    mw = project.middleware("web:holder.wsgi")
+    assert call(mw)[1] == "v1"
+    project.write("views.py", "def index():\n    return 'v2'\n")
+    assert mw.reload([project.path("views.py")]).ok  # type: ignore[union-attr]
+    assert call(mw)[1] == "v2"
