@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -67,7 +67,11 @@ class Reloader:
         self.graph = ImportGraph()
         self.generation = 0
         self.last_reload: ReloadResult | None = None
-        self.on_static_change: list[Any] = []
+        # Per-middleware listeners (live reload, status): called on the reload
+        # thread after every reload attempt, and for changes that re-run nothing
+        # but static files (CSS, JS). A listener must not raise or block.
+        self.on_result: list[Callable[[ReloadResult], None]] = []
+        self.on_static_change: list[Callable[[list[str]], None]] = []
         self._lock = threading.RLock()  # one reload at a time
         self._queue = threading.Condition(threading.Lock())
         self._pending: set[str] = set()
@@ -195,6 +199,14 @@ class Reloader:
         order = self.graph.order(targets)
         return order, pinned, bool(order)
 
+    @staticmethod
+    def _notify(listeners: list[Callable[[Any], None]], argument: Any) -> None:
+        for listener in list(listeners):
+            try:
+                listener(argument)
+            except Exception:
+                logger.exception("hotwsgi: internal listener failed")
+
     # -- running -------------------------------------------------------------------------
     def run(self, paths: Iterable[str] = (), *, full: bool = False) -> ReloadResult | None:
         """Run one reload now, in this thread. Returns None when nothing needed re-running."""
@@ -212,8 +224,7 @@ class Reloader:
             if not anything:
                 static = [p for p in paths if _matches(p, STATIC_PATTERNS)]
                 if static:
-                    for callback in list(self.on_static_change):
-                        callback(static)
+                    self._notify(self.on_static_change, static)
                 if paths and not static:
                     logger.debug("hotwsgi: nothing to re-run for %s", ", ".join(map(relpath, changes)))
                 return None
@@ -258,6 +269,7 @@ class Reloader:
                 traceback=text,
             )
             self.last_reload = result
+            self._notify(self.on_result, result)
             logger.error(
                 "hotwsgi: reload failed, still serving generation %d: %s\n%s",
                 self.generation,
@@ -290,6 +302,7 @@ class Reloader:
         except Exception:
             logger.exception("hotwsgi: retiring the previous app failed")
         del old_app
+        self._notify(self.on_result, result)
         for func, error in _hooks.fire("on_reload", result):
             logger.warning("hotwsgi: on_reload callback %s raised %r", getattr(func, "__qualname__", func), error)
         logger.info(
