@@ -58,6 +58,7 @@ def cli() -> None:
 @click.option("--reload-include", multiple=True, help="Extra glob to watch, like '*.txt' (repeatable).")
 @click.option("--reload-exclude", multiple=True, help="Glob to ignore, like 'migrations/*' (repeatable).")
 @click.option("--no-reload", is_flag=True, help="Serve without reloading.")
+@click.option("--livereload", is_flag=True, help="Refresh open browser pages after each reload; show errors in the page.")
 @click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(LOG_LEVELS), help="How much hotwsgi logs."
 )
@@ -74,6 +75,7 @@ def serve_command(
     reload_include: tuple[str, ...],
     reload_exclude: tuple[str, ...],
     no_reload: bool,
+    livereload: bool,
     log_level: str,
 ) -> None:
     """Serve APP (module:app, path/to/file.py:app or module:create_app()) and reload it in-process."""
@@ -87,6 +89,7 @@ def serve_command(
             factory=factory,
             app_dir=app_dir,
             reload=not no_reload,
+            livereload=livereload,
             reload_dirs=reload_dirs,
             reload_include=reload_include,
             reload_exclude=reload_exclude,

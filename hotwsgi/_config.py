@@ -74,6 +74,7 @@ class Config:
     exempt: Callable[[Mapping[str, Any]], bool] | None = None
     strategy: Strategy = "dependents"
     factory: bool = False
+    livereload: bool = False
 
     def __post_init__(self) -> None:
         if self.enabled is not None and not isinstance(self.enabled, bool):

@@ -39,6 +39,7 @@ def serve(
     factory: bool = False,
     app_dir: str | None = None,
     reload: bool = True,
+    livereload: bool = False,
     reload_dirs: Iterable[str] = (),
     reload_include: Iterable[str] = (),
     reload_exclude: Iterable[str] = (),
@@ -72,6 +73,7 @@ def serve(
         include=tuple(reload_include),
         exclude=tuple(reload_exclude),
         factory=factory,
+        livereload=livereload,
     )
     middleware = HotReloadMiddleware(app, config=config)
     if middleware.config is not config and isinstance(app, str):
@@ -91,15 +93,15 @@ def serve(
         state = f"reloading on, watching {watching}"
     else:
         state = "reloading off"
+    uds = getattr(srv, "uds", None)  # a unix socket: the adapter's bind() returned (path, 0)
     logger.warning(
-        "hotwsgi: serving %s on http://%s:%d (%s, %s)",
+        "hotwsgi: serving %s on %s (%s, %s)",
         app if isinstance(app, str) else type(app).__name__,
-        shown_host,
-        bound_port,
+        f"unix:{bound_host}" if uds else f"http://{shown_host}:{bound_port}",
         srv.name,
         state,
     )
-    if middleware.enabled and not _is_loopback(bound_host):
+    if middleware.enabled and not uds and not _is_loopback(bound_host):
         logger.warning(
             "hotwsgi: listening on %s with reloading on: anyone who can reach this address reaches a dev server",
             bound_host,

@@ -63,6 +63,8 @@ class HotReloadMiddleware:
     - ``strategy``: ``"dependents"`` re-runs changed modules and their
       importers; ``"all"`` re-runs every user module.
     - ``factory``: call ``app`` (or the object the string names) to build the app.
+    - ``livereload``: inject a script into HTML pages that refreshes them after
+      each reload and shows a failed reload's error in the page.
     """
 
     config: Config
@@ -117,6 +119,7 @@ class HotReloadMiddleware:
         exempt: Callable[[Mapping[str, Any]], bool] | None = None,
         strategy: str = "dependents",
         factory: bool = False,
+        livereload: bool = False,
         config: Config | None = None,
     ) -> None:
         if self.__dict__.get("_initialized"):
@@ -134,6 +137,7 @@ class HotReloadMiddleware:
                 exempt=exempt,
                 strategy=strategy,  # type: ignore[arg-type]
                 factory=factory,
+                livereload=livereload,
             )
         self.config = config
         resolved, spec, caller, inert = self.__dict__.pop("_prepared")
