@@ -58,7 +58,7 @@ def cli() -> None:
 @click.option("--reload-include", multiple=True, help="Extra glob to watch, like '*.txt' (repeatable).")
 @click.option("--reload-exclude", multiple=True, help="Glob to ignore, like 'migrations/*' (repeatable).")
 @click.option("--no-reload", is_flag=True, help="Serve without reloading.")
-@click.option("--livereload", is_flag=True, help="Refresh open browser pages after each reload; show errors in the page.")
+@click.option("--livereload", is_flag=True, help="Refresh open pages after each reload; show errors in the page.")
 @click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(LOG_LEVELS), help="How much hotwsgi logs."
 )
