@@ -343,6 +343,11 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
     async def _retire(self, gen: _Generation) -> None:
         """Close the old generation's long-lived connections, wait for its last request, shut it down."""
         try:
+            current = self._gen
+            if self._lifespan_used and current.lifespan.status == "new":
+                # The reload ran on this loop and could not start the new app
+                # before the swap; start it now, still before the old one stops.
+                await self._lazy_start(current)
             await self._end_connections(gen)
             if not await gen.wait_idle(_END_GRACE):
                 # Old code still running on an ended stream or websocket (an
@@ -381,8 +386,16 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
     # -- Host protocol, called by the reloader (its worker thread, or reload()'s caller) --
     def pause(self, drain_timeout: float) -> int:
         self._agate.close()
-        # On the loop thread, waiting would block the very requests we wait for.
-        return self._agate.drain(0 if self._on_loop_thread() else drain_timeout)
+        if self._on_loop_thread():
+            # reload() called from a request or task on the server's loop:
+            # waiting would block the very requests we wait for.
+            running = self._agate.drain(0)
+            if running:
+                logger.info(
+                    "hotwsgi: reloading on the server's event loop; %d request(s) finish on the old code", running
+                )
+            return 0
+        return self._agate.drain(drain_timeout)
 
     def prepare(self, app: Any) -> Any:
         gen = _Generation(app, self.generation + 1)
