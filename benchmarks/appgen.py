@@ -164,7 +164,8 @@ def generate(root: str, *, flavour: str = "wsgi", modules: int = 50, heavy_ms: i
     # reload of views (which re-runs views and main) costs the same whatever the app's size.
     names = [f"m{i:04d}" for i in range(n_lib)]
     lib_imports = "\n".join(f"from . import {name}" for name in names)
-    write_file(os.path.join(lib_dir, "__init__.py"), LIB_INIT.format(lib_imports=lib_imports, lib_names=", ".join(names)))
+    init = LIB_INIT.format(lib_imports=lib_imports, lib_names=", ".join(names))
+    write_file(os.path.join(lib_dir, "__init__.py"), init)
     main = MAIN_HEAD.format(flavour=flavour, modules=modules)
     write_file(os.path.join(app_dir, "main.py"), main + FLAVOURS[flavour])
     views = os.path.join(app_dir, "views.py")

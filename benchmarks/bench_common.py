@@ -46,7 +46,7 @@ def spawn(
     full_env.update(env or {})
     out: Any = stdout
     if log_path is not None:
-        out = open(log_path, "ab")  # noqa: SIM115 - closed with the process, see stop()
+        out = open(log_path, "ab")
     proc = subprocess.Popen(
         list(args),
         cwd=cwd,
@@ -186,7 +186,7 @@ def probe(port: int, path: str = "/", timeout: float = 5.0) -> tuple[str, int, b
         return "refused", 0, b""
     except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected, http.client.IncompleteRead):
         return "reset", 0, b""
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         return "timeout", 0, b""
     except (OSError, http.client.HTTPException) as exc:
         return f"error:{type(exc).__name__}", 0, b""

@@ -121,7 +121,7 @@ async def _time_asgi(app: Any, calls: int) -> float:
 
 def interleaved(variants: dict[str, Any], repeats: int, run: Any) -> dict[str, float]:
     samples: dict[str, list[float]] = {k: [] for k in variants}
-    for name, app in variants.items():  # warm-up
+    for app in variants.values():  # warm-up
         run(app)
     for _ in range(repeats):
         for name, app in variants.items():

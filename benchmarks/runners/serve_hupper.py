@@ -11,9 +11,8 @@ import hupper
 
 def main() -> None:
     hupper.start_reloader("serve_hupper.main")  # returns only in the monitored worker
-    from werkzeug.serving import run_simple
-
     from main import app
+    from werkzeug.serving import run_simple
 
     run_simple("127.0.0.1", int(sys.argv[1]), app, use_reloader=False, threaded=True)
 

@@ -1,0 +1,372 @@
+"""Turn the results dict of ``run.py`` into the Markdown tables of benchmarks/README.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reload_bench import CONTENDERS, HOT_FOR
+
+# The targets of DESIGN.md "Performance targets", with the criterion each verdict applies.
+LATENCY_SPEEDUP = 20.0
+LATENCY_MEDIAN_MS = 50.0
+WSGI_NS = 1000.0
+ASGI_NS = 3000.0
+THROUGHPUT_PCT = 3.0
+MEMORY_PCT = 5.0
+SCALE_RATIO = 1.5
+STORM_MIN_RELOADS = 200
+
+
+def _ms(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    if value < 10 and digits == 0:
+        return f"{value:.1f}"
+    return f"{value:.{digits}f}"
+
+
+def _s_or_ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("**met**" if ok else "**missed**")
+
+
+def _failed(bucket: dict[str, Any]) -> int:
+    return sum(int(bucket.get(k, 0)) for k in ("refused", "reset", "timeout", "5xx", "other"))
+
+
+def _runs(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(results.get("latency", {}).get("runs", []))
+
+
+def _find(results: dict[str, Any], key: str, heavy: int) -> dict[str, Any] | None:
+    for run in _runs(results):
+        if run["key"] == key and run["heavy_ms"] == heavy:
+            return run
+    return None
+
+
+def _median(run: dict[str, Any] | None) -> float | None:
+    if not run or not run.get("available"):
+        return None
+    return run.get("latency_ms", {}).get("median")
+
+
+def _reference(results: dict[str, Any], key: str, heavy: int) -> tuple[dict[str, Any] | None, str]:
+    """The hotwsgi run a peer is compared with, and a footnote when it is not the same interface."""
+    flavour = CONTENDERS[key].flavour if key in CONTENDERS else "wsgi"
+    own = _find(results, HOT_FOR[flavour], heavy)
+    if _median(own) is not None:
+        return own, ""
+    other = _find(results, "hotwsgi", heavy)
+    if flavour == "asgi" and _median(other) is not None:
+        return other, " †"
+    return None, ""
+
+
+def machine_section(results: dict[str, Any]) -> list[str]:
+    m = results.get("machine", {})
+    lines = [
+        f"- Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory_gb', '?')} GB memory, "
+        f"{m.get('os', '?')}",
+        f"- Python: {m.get('python', '?')} (benchmark environment `{m.get('python_path', '?')}`)",
+        f"- Packages: {', '.join(f'{k} {v}' for k, v in sorted(m.get('packages', {}).items()))}",
+        f"- wrk: {m.get('wrk', 'not installed')}",
+        f"- hotwsgi commit: {m.get('commit', '?')}",
+        f"- Command: `{results.get('command', '?')}` ({results.get('mode', '?')} run, "
+        f"{results.get('elapsed_s', 0):.0f} s, {results.get('date', '?')})",
+    ]
+    return lines
+
+
+def targets_section(results: dict[str, Any]) -> list[str]:
+    rows: list[tuple[str, str, str]] = []
+    heavy_runs = [h for h in results.get("latency", {}).get("heavy", []) if h > 0]
+    heavy = max(heavy_runs) if heavy_runs else None
+    for peer in ("uvicorn", "werkzeug"):
+        name = CONTENDERS[peer].label
+        if heavy is None:
+            rows.append((f"latency ≥ {LATENCY_SPEEDUP:.0f}× shorter than `{name}` (1 s imports)", "not run", "n/a"))
+            continue
+        ref, mark = _reference(results, peer, heavy)
+        peer_run = _find(results, peer, heavy)
+        a, b = _median(ref), _median(peer_run)
+        if a is None or b is None:
+            why = (peer_run or {}).get("error", "").splitlines()[-1:] if peer_run else ["not run"]
+            rows.append((f"latency ≥ {LATENCY_SPEEDUP:.0f}× shorter than `{name}` (heavy {heavy} ms)",
+                         f"not available ({'; '.join(why) or 'no data'})", "n/a"))
+            continue
+        speedup = b / a
+        note = " (hotwsgi WSGI: the ASGI flavour did not run)" if mark else ""
+        rows.append((f"latency ≥ {LATENCY_SPEEDUP:.0f}× shorter than `{name}` (heavy {heavy} ms)",
+                     f"{speedup:.1f}× ({_s_or_ms(a)} vs {_s_or_ms(b)}){note}", _verdict(speedup >= LATENCY_SPEEDUP)))
+    for key in ("hotwsgi", "hotwsgi-asgi"):
+        medians = [(h, _median(_find(results, key, h))) for h in results.get("latency", {}).get("heavy", [])]
+        medians = [(h, v) for h, v in medians if v is not None]
+        label = CONTENDERS[key].label
+        if not medians:
+            run = next((r for r in _runs(results) if r["key"] == key), None)
+            if run is not None:
+                why = (run.get("error") or "no data").strip().splitlines()[-1]
+                rows.append((f"median latency < {LATENCY_MEDIAN_MS:.0f} ms, 50-module app: {label}",
+                             f"not available ({why})", "n/a"))
+            continue
+        worst = max(v for _, v in medians)
+        shown = ", ".join(f"{_ms(v)} ms (heavy {h})" for h, v in medians)
+        rows.append((f"median latency < {LATENCY_MEDIAN_MS:.0f} ms, 50-module app: {label}", shown,
+                     _verdict(worst < LATENCY_MEDIAN_MS)))
+    storm = results.get("storm")
+    if storm and storm.get("available"):
+        req = storm.get("requests", {})
+        failed, regressions = _failed(req), int(req.get("regressions", 0))
+        hot_runs = [r for r in _runs(results) if r["key"] in HOT_FOR.values() and r.get("available")]
+        failed += sum(_failed(r.get("during_edits", {})) for r in hot_runs)
+        regressions += sum(int(r.get("during_edits", {}).get("regressions", 0)) for r in hot_runs)
+        requests = int(req.get("requests", 0)) + sum(int(r.get("during_edits", {}).get("requests", 0))
+                                                     for r in hot_runs)
+        reloads = int(storm.get("reloads_logged", 0))
+        ok = failed == 0 and regressions == 0 and storm.get("missed_edits", 0) == 0
+        note = "" if reloads >= STORM_MIN_RELOADS else f"; only {reloads} reloads in this run, target says hundreds"
+        rows.append(("zero failed requests, zero old answers after a new one, hundreds of reloads",
+                     f"{failed} failed, {regressions} old answers in {requests} requests over "
+                     f"{reloads} reloads ({storm.get('clients')} clients){note}",
+                     _verdict(ok) if reloads >= STORM_MIN_RELOADS or not ok else "met (small run)"))
+    ovh = results.get("overhead")
+    if ovh and not ovh.get("error"):
+        for body in ("wsgi_list", "wsgi_iter"):
+            data = ovh.get(body)
+            if data:
+                cost = data["on"] - data["bare"]
+                what = "list body" if body == "wsgi_list" else "iterable body with close(), like Flask's"
+                rows.append((f"WSGI per-call cost, reloading on, < {WSGI_NS / 1000:.0f} µs ({what})",
+                             f"{cost:.0f} ns", _verdict(cost < WSGI_NS)))
+        data = ovh.get("asgi")
+        if data:
+            cost = data["on"] - data["bare"]
+            rows.append((f"ASGI per-call cost, reloading on, < {ASGI_NS / 1000:.0f} µs", f"{cost:.0f} ns",
+                         _verdict(cost < ASGI_NS)))
+        else:
+            rows.append((f"ASGI per-call cost, reloading on, < {ASGI_NS / 1000:.0f} µs",
+                         f"not available ({ovh.get('asgi_error', '?')})", "n/a"))
+    tput = results.get("throughput")
+    if tput:
+        if not tput.get("available"):
+            rows.append((f"throughput within {THROUGHPUT_PCT:.0f} % of the bare app", f"not run ({tput.get('error')})",
+                         "n/a"))
+        for server, row in tput.get("servers", {}).items():
+            label = f"throughput within {THROUGHPUT_PCT:.0f} % of the bare app ({server})"
+            delta = _delta(row)
+            if delta is None:
+                rows.append((label, f"not available ({row.get('error', 'no data')})", "n/a"))
+            else:
+                rows.append((label, f"{delta:+.1f} %", _verdict(delta >= -THROUGHPUT_PCT)))
+    mem = results.get("memory")
+    if mem and mem.get("rows"):
+        mrows = mem["rows"]
+        first, base, last = mrows[0], (mrows[1] if len(mrows) > 2 else mrows[0]), mrows[-1]
+        growth = (last["rss_mb"] - base["rss_mb"]) / base["rss_mb"] * 100
+        flat = last["live_modules"] <= first["live_modules"] and growth <= MEMORY_PCT
+        rows.append((f"memory flat across {last['reloads']} reloads",
+                     f"RSS {first['rss_mb']:.1f} → {base['rss_mb']:.1f} → {last['rss_mb']:.1f} MB "
+                     f"(after {first['reloads']}/{base['reloads']}/{last['reloads']}), live modules "
+                     f"{first['live_modules']} → {last['live_modules']}", _verdict(flat)))
+    scale = results.get("scaling")
+    if scale and len(scale.get("rows", [])) >= 2:
+        srows = sorted(scale["rows"], key=lambda r: r["modules"])
+        small, big = srows[0], srows[-1]
+        ratio = big["reload_ms"]["median"] / small["reload_ms"]["median"]
+        rows.append((f"leaf reload in a {big['modules']}-module app about as fast as in a {small['modules']}-module "
+                     f"app (≤ {SCALE_RATIO}×)",
+                     f"{ratio:.1f}× ({_ms(big['reload_ms']['median'], 2)} vs "
+                     f"{_ms(small['reload_ms']['median'], 2)} ms)",
+                     _verdict(ratio <= SCALE_RATIO)))
+    out = ["| target (DESIGN.md) | measured | verdict |", "|---|---|---|"]
+    out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return out
+
+
+def _delta(row: dict[str, Any]) -> float | None:
+    samples = row.get("samples")
+    if not samples or not samples.get("bare") or not samples.get("on"):
+        return None
+    bare, on = _med(samples["bare"]), _med(samples["on"])
+    return (on - bare) / bare * 100
+
+
+def _med(values: list[float]) -> float:
+    data = sorted(values)
+    n = len(data)
+    return data[n // 2] if n % 2 else (data[n // 2 - 1] + data[n // 2]) / 2
+
+
+def latency_section(results: dict[str, Any]) -> list[str]:
+    out = [
+        "| reloader | heavy import | hotwsgi ÷ this | this ÷ hotwsgi | median | p90 | max | edits seen |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    footnote = False
+    for heavy in results.get("latency", {}).get("heavy", []):
+        for run in _runs(results):
+            if run["heavy_ms"] != heavy:
+                continue
+            label = run["label"]
+            if not run.get("available"):
+                why = (run.get("error") or "?").strip().splitlines()[-1][:120]
+                out.append(f"| {label} | {heavy} ms | not available: {why} | | | | | |")
+                continue
+            lat = run.get("latency_ms", {})
+            seen = f"{lat.get('n', 0)}/{lat.get('n', 0) + run.get('missed_edits', 0)}"
+            if run.get("died"):
+                seen += " (server died)"
+            if run["key"] in HOT_FOR.values():
+                ratio, inverse = "1 (reference)", "1"
+            else:
+                ref, mark = _reference(results, run["key"], heavy)
+                a, b = _median(ref), lat.get("median")
+                footnote = footnote or bool(mark)
+                ratio = f"{a / b:.3f}{mark}" if a and b else "–"
+                inverse = f"{b / a:.1f}×{mark}" if a and b else "–"
+            out.append(f"| {label} | {heavy} ms | {ratio} | {inverse} | {_s_or_ms(lat.get('median'))} | "
+                       f"{_s_or_ms(lat.get('p90'))} | {_s_or_ms(lat.get('max'))} | {seen} |")
+    if footnote:
+        out.append("")
+        out.append("† compared with hotwsgi's WSGI flavour, because its ASGI flavour did not run.")
+    return out
+
+
+def requests_section(results: dict[str, Any]) -> list[str]:
+    out = [
+        "| reloader | heavy import | requests | ok | refused | reset | timeout | 5xx | other | slowest ok | "
+        "old answers after new |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in _runs(results):
+        if not run.get("available"):
+            continue
+        b = run.get("during_edits", {})
+        out.append(f"| {run['label']} | {run['heavy_ms']} ms | {b.get('requests', 0)} | {b.get('ok', 0)} | "
+                   f"{b.get('refused', 0)} | {b.get('reset', 0)} | {b.get('timeout', 0)} | {b.get('5xx', 0)} | "
+                   f"{b.get('other', 0)} | {_s_or_ms(b.get('slowest_ok_ms'))} | {b.get('regressions', 0)} |")
+    storm = results.get("storm")
+    if storm and storm.get("available"):
+        b = storm.get("requests", {})
+        out.append(f"| hotwsgi storm: {storm.get('reloads_logged')} reloads, {storm.get('clients')} clients | 0 ms | "
+                   f"{b.get('requests', 0)} | {b.get('ok', 0)} | {b.get('refused', 0)} | {b.get('reset', 0)} | "
+                   f"{b.get('timeout', 0)} | {b.get('5xx', 0)} | {b.get('other', 0)} | "
+                   f"{_s_or_ms(b.get('slowest_ok_ms'))} | {b.get('regressions', 0)} |")
+    return out
+
+
+def syntax_section(results: dict[str, Any]) -> list[str]:
+    out = [
+        "| reloader | heavy import | request 1.5 s after a broken save | failed while broken | to the fixed version |",
+        "|---|---|---|---|---|",
+    ]
+    for run in _runs(results):
+        if not run.get("available"):
+            continue
+        s = run.get("syntax")
+        if not s:
+            out.append(f"| {run['label']} | {run['heavy_ms']} ms | not run (server gone) | | |")
+            continue
+        b = s.get("while_broken", {})
+        fixed = _s_or_ms(s.get("fixed_ms")) if s.get("fixed_ms") is not None else (s.get("fixed_note") or "–")
+        out.append(f"| {run['label']} | {run['heavy_ms']} ms | {s['at_1_5s']} | {_failed(b)} of {b.get('requests', 0)} "
+                   f"| {fixed} |")
+    return out
+
+
+def overhead_section(results: dict[str, Any]) -> list[str]:
+    ovh = results.get("overhead")
+    out = ["| app | bare | middleware off | middleware on | on − bare | off − bare |", "|---|---|---|---|---|---|"]
+    if not ovh or ovh.get("error"):
+        out.append(f"| not run | {(ovh or {}).get('error', '')} | | | | |")
+        return out
+    names = {"wsgi_list": "WSGI, list body", "wsgi_iter": "WSGI, iterable body + close()", "asgi": "ASGI"}
+    for key, name in names.items():
+        d = ovh.get(key)
+        if not d:
+            out.append(f"| {name} | not available: {ovh.get(key + '_error', '?')} | | | | |")
+            continue
+        out.append(f"| {name} | {d['bare']:.0f} ns | {d['off']:.0f} ns | {d['on']:.0f} ns | "
+                   f"{d['on'] - d['bare']:+.0f} ns | {d['off'] - d['bare']:+.0f} ns |")
+    tput = results.get("throughput")
+    out += ["", "| server (wrk -t1 -c8) | bare app req/s | with middleware req/s | difference | rounds (bare / on) |",
+            "|---|---|---|---|---|"]
+    if not tput or not tput.get("available"):
+        out.append(f"| not run: {(tput or {}).get('error', 'skipped')} | | | | |")
+        return out
+    for server, row in tput.get("servers", {}).items():
+        delta = _delta(row)
+        if delta is None:
+            out.append(f"| {server} | not available: {row.get('error', 'no data')} | | | |")
+            continue
+        s = row["samples"]
+        spread = f"{'/'.join(f'{x:.0f}' for x in s['bare'])} / {'/'.join(f'{x:.0f}' for x in s['on'])}"
+        out.append(f"| {server} | {_med(s['bare']):.0f} | {_med(s['on']):.0f} | {delta:+.1f} % | {spread} |")
+    return out
+
+
+def scaling_section(results: dict[str, Any]) -> list[str]:
+    out = ["| user modules | import (s) | graph build at start-up | leaf reload median | p90 | max | re-ran |",
+           "|---|---|---|---|---|---|---|"]
+    scale = results.get("scaling") or {}
+    for r in sorted(scale.get("rows", []), key=lambda r: r["modules"]):
+        out.append(f"| {r['modules']} | {r['import_s']:.2f} | {_ms(r['graph_build_ms'], 1)} ms | "
+                   f"{_ms(r['reload_ms']['median'], 2)} ms | {_ms(r['reload_ms']['p90'], 2)} ms | "
+                   f"{_ms(r['reload_ms']['max'], 2)} ms | {', '.join(r['rerun'])} |")
+    for err in scale.get("errors", []):
+        out.append(f"| error | {err} | | | | | |")
+    return out
+
+
+def memory_section(results: dict[str, Any]) -> list[str]:
+    mem = results.get("memory") or {}
+    out = ["| reloads | RSS | live module objects | sys.modules |", "|---|---|---|---|"]
+    for r in mem.get("rows", []):
+        out.append(f"| {r['reloads']} | {r['rss_mb']:.1f} MB | {r['live_modules']} | {r['sys_modules']} |")
+    if mem.get("error"):
+        out.append(f"| error: {mem['error']} | | | |")
+    return out
+
+
+def render(results: dict[str, Any]) -> str:
+    parts = [
+        "### Targets of DESIGN.md",
+        "",
+        *targets_section(results),
+        "",
+        "### Machine and versions",
+        "",
+        *machine_section(results),
+        "",
+        "### 1. Edit-to-new-response latency",
+        "",
+        *latency_section(results),
+        "",
+        "### 2. Requests during reloads (background clients, fresh connection per request)",
+        "",
+        *requests_section(results),
+        "",
+        "### 3. Syntax error, then fix",
+        "",
+        *syntax_section(results),
+        "",
+        "### 4. Per-request overhead (in-process, median ns per call) and throughput",
+        "",
+        *overhead_section(results),
+        "",
+        "### 5. Scaling: one leaf module changed (views.py; re-runs views and main)",
+        "",
+        *scaling_section(results),
+        "",
+        "### 6. Memory across reloads (50-module Flask app)",
+        "",
+        *memory_section(results),
+        "",
+    ]
+    return "\n".join(parts)

@@ -1,0 +1,302 @@
+"""Run every hotwsgi benchmark and print the table of benchmarks/README.md.
+
+    python benchmarks/run.py                  # full run (about 15 minutes on 2 cores)
+    python benchmarks/run.py --quick          # under 3 minutes, fewer edits and samples
+    python benchmarks/run.py --update-readme  # also write the table into benchmarks/README.md
+
+The first run creates ``benchmarks/.work/venv`` with the pinned versions of
+benchmarks/requirements.txt and hotwsgi installed from this repository
+(editable), and installs wrk from Debian when it is missing and we are root.
+Servers run on that venv's Python; this script itself needs only the standard
+library. Results go to benchmarks/results/latest.json and latest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import bench_common  # noqa: E402
+import reload_bench  # noqa: E402
+import report  # noqa: E402
+import throughput  # noqa: E402
+from bench_common import log, run_json  # noqa: E402
+
+REPO = os.path.dirname(HERE)
+WORK = os.path.join(HERE, ".work")
+VENV = os.path.join(WORK, "venv")
+REQUIREMENTS = os.path.join(HERE, "requirements.txt")
+README = os.path.join(HERE, "README.md")
+MARK_START = "<!-- results:start -->"
+MARK_END = "<!-- results:end -->"
+PACKAGES = ("hotwsgi", "flask", "gunicorn", "hupper", "starlette", "uvicorn", "watchfiles", "werkzeug")
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "full": {"edits": 8, "spacing": 2.0, "jitter": 1.0, "heavy": [1000, 0], "storm": 300, "storm_clients": 4,
+             "ovh_calls": 200_000, "ovh_repeats": 9, "tput_seconds": 4, "tput_rounds": 5,
+             "sizes": [20, 200, 2000], "scale_reloads": 30, "memory": [0, 100, 1000]},
+    "quick": {"edits": 3, "spacing": 1.2, "jitter": 0.5, "heavy": [1000], "storm": 100, "storm_clients": 3,
+              "ovh_calls": 50_000, "ovh_repeats": 5, "tput_seconds": 2, "tput_rounds": 2,
+              "sizes": [20, 200, 2000], "scale_reloads": 10, "memory": [0, 100, 1000]},
+    "smoke": {"edits": 1, "spacing": 0.3, "jitter": 0.1, "heavy": [0], "storm": 5, "storm_clients": 2,
+              "ovh_calls": 2_000, "ovh_repeats": 2, "tput_seconds": 1, "tput_rounds": 1,
+              "sizes": [20], "scale_reloads": 2, "memory": [0, 5]},
+}
+PARTS = ("latency", "storm", "overhead", "throughput", "scaling", "memory")
+
+
+# -- the benchmark environment ------------------------------------------------------------------
+def _stamp() -> str:
+    h = hashlib.sha256()
+    for path in (REQUIREMENTS, os.path.join(REPO, "pyproject.toml")):
+        with open(path, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def setup_env() -> str:
+    """Create or refresh the pinned venv; install wrk if missing. Returns the venv's python."""
+    python = os.path.join(VENV, "bin", "python")
+    stamp_path = os.path.join(VENV, ".hotwsgi-bench-stamp")
+    os.makedirs(WORK, exist_ok=True)
+    if not os.path.exists(python):
+        log(f"creating {os.path.relpath(VENV)}")
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+    stamp = _stamp()
+    try:
+        with open(stamp_path) as f:
+            current = f.read().strip()
+    except OSError:
+        current = ""
+    if current != stamp:
+        log("installing the pinned contenders and hotwsgi (editable) into the benchmark venv")
+        pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, "-r", REQUIREMENTS], check=True)
+        subprocess.run([*pip, "-e", REPO], check=True)
+        with open(stamp_path, "w") as f:
+            f.write(stamp)
+    if shutil.which("wrk") is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        log("installing wrk from Debian")
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    return python
+
+
+def machine_info(python: str) -> dict[str, Any]:
+    info: dict[str, Any] = {"cores": os.cpu_count(), "os": platform.platform(terse=True), "python_path": python}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            info["memory_gb"] = round(int(f.readline().split()[1]) / 1024 / 1024)
+    except OSError:
+        pass
+    code = ("import importlib.metadata as m, json, platform\nout = {}\n"
+            f"for name in {list(PACKAGES)!r}:\n"
+            "    try:\n        out[name] = m.version(name)\n    except m.PackageNotFoundError:\n        pass\n"
+            "print(json.dumps({'python': platform.python_version(), 'packages': out}))")
+    try:
+        got = json.loads(subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout)
+        info.update(got)
+    except (subprocess.CalledProcessError, json.JSONDecodeError, OSError) as exc:
+        info["python"] = f"? ({exc})"
+    wrk = shutil.which("wrk")
+    if wrk:
+        out = subprocess.run([wrk, "--version"], capture_output=True, text=True)
+        info["wrk"] = (out.stdout or out.stderr).splitlines()[0].split(" Copyright")[0].strip()
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "hotwsgi"], cwd=REPO, capture_output=True,
+                               text=True).stdout.strip()
+        info["commit"] = commit + (" + uncommitted changes in hotwsgi/" if dirty else "")
+    except (subprocess.CalledProcessError, OSError):
+        info["commit"] = "?"
+    return info
+
+
+# -- parts ---------------------------------------------------------------------------------------
+def part_latency(args: argparse.Namespace, p: dict[str, Any], python: str, workdir: str) -> dict[str, Any]:
+    runs = []
+    for heavy in p["heavy"]:
+        for key in args.contenders:
+            contender = reload_bench.CONTENDERS[key]
+            log(f"latency: {contender.label}, heavy import {heavy} ms, {p['edits']} edits")
+            run = reload_bench.run_contender(contender, python=python, heavy_ms=heavy, edits=p["edits"],
+                                             spacing=p["spacing"], jitter=p["jitter"], seed=args.seed,
+                                             workdir=workdir)
+            if run.get("available"):
+                lat = run["latency_ms"]
+                log(f"  median {lat['median']} ms, missed {run['missed_edits']}, "
+                    f"background {run['during_edits']}, syntax {run.get('syntax', {}).get('at_1_5s')}")
+            runs.append(run)
+    return {"heavy": p["heavy"], "edits": p["edits"], "spacing_s": p["spacing"], "jitter_s": p["jitter"],
+            "runs": runs}
+
+
+def part_overhead(p: dict[str, Any], python: str) -> dict[str, Any]:
+    log(f"overhead: {p['ovh_calls']} calls x {p['ovh_repeats']} repeats per variant")
+    return run_json([python, os.path.join(HERE, "overhead.py"), str(p["ovh_calls"]), str(p["ovh_repeats"])],
+                    cwd=HERE, timeout=600)
+
+
+def part_scaling(p: dict[str, Any], python: str) -> dict[str, Any]:
+    rows, errors = [], []
+    for size in p["sizes"]:
+        log(f"scaling: {size} modules, {p['scale_reloads']} reloads")
+        try:
+            rows.append(run_json([python, os.path.join(HERE, "scaling.py"), "scale", str(size),
+                                  str(p["scale_reloads"])], cwd=HERE, timeout=600))
+        except RuntimeError as exc:
+            errors.append(str(exc).strip().splitlines()[-1])
+    return {"rows": rows, "errors": errors}
+
+
+def part_memory(p: dict[str, Any], python: str) -> dict[str, Any]:
+    log(f"memory: checkpoints {p['memory']}")
+    try:
+        return run_json([python, os.path.join(HERE, "scaling.py"), "memory", ",".join(map(str, p["memory"]))],
+                        cwd=HERE, timeout=900)
+    except RuntimeError as exc:
+        return {"rows": [], "error": str(exc).strip().splitlines()[-1]}
+
+
+# -- main --------------------------------------------------------------------------------------------
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="a smaller run, under 3 minutes")
+    mode.add_argument("--smoke", action="store_true", help="tiny run for the test suite (one edit, hotwsgi only)")
+    ap.add_argument("--heavy-ms", default=None,
+                    help="import time of the heavy dependency in ms; comma list (default 1000,0; --quick 1000)")
+    ap.add_argument("--edits", type=int, default=None, help="edits per contender (default 8; --quick 3)")
+    ap.add_argument("--contenders", default=None,
+                    help=f"comma list out of {','.join(reload_bench.CONTENDERS)} (default all; --smoke hotwsgi)")
+    ap.add_argument("--parts", default=",".join(PARTS), help=f"comma list out of {','.join(PARTS)}")
+    ap.add_argument("--python", default=None,
+                    help="Python to run servers with (default: the benchmark venv, created if needed)")
+    ap.add_argument("--no-setup", action="store_true", help="do not create/refresh the venv nor install wrk")
+    ap.add_argument("--out", default=os.path.join(HERE, "results"), help="folder for latest.json and latest.md")
+    ap.add_argument("--update-readme", action="store_true", help="write the table into benchmarks/README.md")
+    ap.add_argument("--seed", type=int, default=5, help="seed of the edit spacing jitter")
+    args = ap.parse_args(argv)
+    args.mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    default_contenders = ["hotwsgi"] if args.smoke else list(reload_bench.CONTENDERS)
+    args.contenders = args.contenders.split(",") if args.contenders else default_contenders
+    unknown = [c for c in args.contenders if c not in reload_bench.CONTENDERS]
+    if unknown:
+        ap.error(f"unknown contender(s): {', '.join(unknown)}")
+    args.parts = args.parts.split(",")
+    bad = [p for p in args.parts if p not in PARTS]
+    if bad:
+        ap.error(f"unknown part(s): {', '.join(bad)}")
+    return args
+
+
+def update_readme(markdown: str) -> None:
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    start, end = text.find(MARK_START), text.find(MARK_END)
+    if start < 0 or end < start:
+        raise SystemExit(f"{README} has no {MARK_START} ... {MARK_END} section")
+    text = text[: start + len(MARK_START)] + "\n" + markdown.rstrip() + "\n" + text[end:]
+    with open(README, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    bench_common.install_cleanup()
+    profile = dict(PROFILES[args.mode])
+    if args.heavy_ms is not None:
+        profile["heavy"] = [int(x) for x in args.heavy_ms.split(",")]
+    if args.edits is not None:
+        profile["edits"] = args.edits
+    if args.python:
+        python = os.path.abspath(args.python) if os.sep in args.python else shutil.which(args.python) or args.python
+    elif args.no_setup:
+        python = os.path.join(VENV, "bin", "python")
+    else:
+        python = setup_env()
+    started = time.perf_counter()
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    workdir = os.path.join(WORK, "runs", f"{stamp}-{args.mode}")
+    os.makedirs(workdir, exist_ok=True)
+    os.makedirs(args.out, exist_ok=True)
+    shown = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--update-readme"]
+    results: dict[str, Any] = {
+        "command": "python benchmarks/run.py" + ("" if not shown else " " + shlex.join(shown)),
+        "mode": args.mode,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine_info(python),
+        "profile": profile,
+        "logs": os.path.relpath(workdir, REPO),
+    }
+    json_path = os.path.join(args.out, "latest.json")
+
+    def save() -> None:
+        results["elapsed_s"] = time.perf_counter() - started
+        with open(json_path, "w", encoding="utf-8") as f:
+            json.dump(results, f, indent=1)
+
+    try:
+        if "latency" in args.parts:
+            results["latency"] = part_latency(args, profile, python, workdir)
+            save()
+        if "storm" in args.parts:
+            log(f"storm: {profile['storm']} reloads of hotwsgi with {profile['storm_clients']} clients")
+            results["storm"] = reload_bench.run_storm(python=python, reloads=profile["storm"],
+                                                      clients=profile["storm_clients"], workdir=workdir,
+                                                      seed=args.seed)
+            save()
+        if "overhead" in args.parts:
+            try:
+                results["overhead"] = part_overhead(profile, python)
+            except RuntimeError as exc:
+                results["overhead"] = {"error": str(exc).strip().splitlines()[-1]}
+            save()
+        if "throughput" in args.parts:
+            servers = ("werkzeug",) if args.mode == "smoke" else throughput.SERVERS
+            log(f"throughput: {', '.join(servers)}, {profile['tput_rounds']} rounds of {profile['tput_seconds']} s")
+            results["throughput"] = throughput.run(python=python, seconds=profile["tput_seconds"],
+                                                   rounds=profile["tput_rounds"], servers=servers, workdir=workdir)
+            save()
+        if "scaling" in args.parts:
+            results["scaling"] = part_scaling(profile, python)
+            save()
+        if "memory" in args.parts:
+            results["memory"] = part_memory(profile, python)
+            save()
+    finally:
+        bench_common.kill_all()
+        save()
+    markdown = report.render(results)
+    with open(os.path.join(args.out, "latest.md"), "w", encoding="utf-8") as f:
+        f.write(markdown)
+    print(markdown)
+    if args.update_readme:
+        update_readme(markdown)
+        log(f"updated {os.path.relpath(README)}")
+    log(f"done in {time.perf_counter() - started:.0f} s; results in {os.path.relpath(json_path)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
