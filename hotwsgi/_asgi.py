@@ -23,6 +23,7 @@ import threading
 from typing import Any
 
 from ._agate import AsyncGate
+from ._errors import format_user_error
 from ._lifespan import AppLifespan, LifespanFailed
 from .middleware import HotReloadMiddleware
 from .types import Message, Receive, Scope, Send
@@ -228,6 +229,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         self._loop_thread: int | None = None
         self._lifespan_used = False
         self._tasks: set[Any] = set()
+        self._startup_error: str | None = None  # the first generation's, for servers that do not show it
         super().__init__(app, **options)
 
     def _off_reason(self, inert: bool) -> str | None:
@@ -319,7 +321,9 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
                 try:
                     await self._start(self._gen, strict=False)
                 except LifespanFailed as exc:
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    # The server logs the message: give it the user's traceback.
+                    self._startup_error = format_user_error(exc)[1].rstrip()
+                    await send({"type": "lifespan.startup.failed", "message": self._startup_error})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

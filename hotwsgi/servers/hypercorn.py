@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import threading
@@ -17,6 +18,8 @@ REQUIRES = ("hypercorn",)
 EXTRA = "asgi"
 
 __all__ = ("EXTRA", "INTERFACE", "REQUIRES", "Server")
+
+logger = logging.getLogger(__name__)
 
 
 class Server:
@@ -54,6 +57,10 @@ class Server:
         try:
             asyncio.run(self._serve())
         except (LifespanFailureError, LifespanTimeoutError):
+            # Hypercorn does not log the app's failure message; show it.
+            text = getattr(self.app, "_startup_error", None)
+            if text:
+                logger.error("%s", text)
             raise HotwsgiError("the app's lifespan startup failed (see above); fix it and start again") from None
         if self._signalled:
             raise KeyboardInterrupt

@@ -57,7 +57,12 @@ class Server:
         return address[0], address[1]
 
     def serve_forever(self) -> None:
-        self._server.run(sockets=[self._socket])
+        try:
+            self._server.run(sockets=[self._socket])
+        except SystemExit as exc:
+            # uvicorn exits with 3 when the app's startup fails; say it our way, exit code 1.
+            if exc.code != 3:
+                raise
         lifespan = getattr(self._server, "lifespan", None)
         if not self._server.started and getattr(lifespan, "should_exit", False):
             raise HotwsgiError("the app's lifespan startup failed (see above); fix it and start again")
