@@ -8,6 +8,7 @@ import sys
 import click
 
 from . import __version__
+from ._pyproject import find_pyproject, load_settings
 from ._serve import serve
 from .exceptions import HotwsgiError
 from .servers import SERVERS
@@ -38,7 +39,7 @@ def cli() -> None:
 
 
 @cli.command(context_settings={"auto_envvar_prefix": "HOTWSGI"})
-@click.argument("app")
+@click.argument("app", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free port).")
 @click.option(
@@ -58,12 +59,33 @@ def cli() -> None:
 @click.option("--reload-include", multiple=True, help="Extra glob to watch, like '*.txt' (repeatable).")
 @click.option("--reload-exclude", multiple=True, help="Glob to ignore, like 'migrations/*' (repeatable).")
 @click.option("--no-reload", is_flag=True, help="Serve without reloading.")
+@click.option(
+    "--strategy",
+    default="dependents",
+    show_default=True,
+    type=click.Choice(["dependents", "all"]),
+    help="Re-run changed modules and their importers, or every user module.",
+)
+@click.option(
+    "--drain-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds a reload waits for requests.",
+)
+@click.option(
+    "--hold-timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Longest a request waits for a reload.",
+)
 @click.option("--livereload", is_flag=True, help="Refresh open pages after each reload; show errors in the page.")
 @click.option(
     "--log-level", default="info", show_default=True, type=click.Choice(LOG_LEVELS), help="How much hotwsgi logs."
 )
 def serve_command(
-    app: str,
+    app: str | None,
     host: str,
     port: int,
     server: str,
@@ -75,11 +97,23 @@ def serve_command(
     reload_include: tuple[str, ...],
     reload_exclude: tuple[str, ...],
     no_reload: bool,
+    strategy: str,
+    drain_timeout: float,
+    hold_timeout: float,
     livereload: bool,
     log_level: str,
 ) -> None:
-    """Serve APP (module:app, path/to/file.py:app or module:create_app()) and reload it in-process."""
+    """Serve APP (module:app, path/to/file.py:app or module:create_app()) and reload it in-process.
+
+    Defaults come from HOTWSGI_* environment variables (HOTWSGI_PORT=9000) and
+    from [tool.hotwsgi] in pyproject.toml; flags win over both.
+    """
     _setup_logging(log_level)
+    if not app:
+        click.echo(
+            'Error: no APP given: pass one like "myapp:app", or set app = "myapp:app" in [tool.hotwsgi]', err=True
+        )
+        sys.exit(1)
     try:
         serve(
             app,
@@ -89,6 +123,9 @@ def serve_command(
             factory=factory,
             app_dir=app_dir,
             reload=not no_reload,
+            strategy=strategy,
+            drain_timeout=drain_timeout,
+            hold_timeout=hold_timeout,
             livereload=livereload,
             reload_dirs=reload_dirs,
             reload_include=reload_include,
@@ -108,4 +145,9 @@ serve_command.name = "serve"
 
 
 def main() -> None:
-    cli(prog_name="hotwsgi")
+    try:
+        settings = load_settings(find_pyproject())
+    except HotwsgiError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    cli(prog_name="hotwsgi", default_map={"serve": settings})

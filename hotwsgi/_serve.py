@@ -39,6 +39,9 @@ def serve(
     factory: bool = False,
     app_dir: str | None = None,
     reload: bool = True,
+    strategy: str = "dependents",
+    drain_timeout: float = 10.0,
+    hold_timeout: float = 30.0,
     livereload: bool = False,
     reload_dirs: Iterable[str] = (),
     reload_include: Iterable[str] = (),
@@ -74,6 +77,9 @@ def serve(
         exclude=tuple(reload_exclude),
         factory=factory,
         livereload=livereload,
+        strategy=strategy,  # type: ignore[arg-type]
+        drain_timeout=drain_timeout,
+        hold_timeout=hold_timeout,
     )
     middleware = HotReloadMiddleware(app, config=config)
     if middleware.config is not config and isinstance(app, str):
@@ -118,8 +124,9 @@ def serve(
     try:
         srv.serve_forever()
     except KeyboardInterrupt:
-        logger.warning("hotwsgi: shutting down")
+        pass  # some servers (werkzeug) swallow it themselves: say goodbye below either way
     finally:
+        logger.warning("hotwsgi: stopped")
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         middleware.close()
