@@ -29,6 +29,7 @@ RUNNERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runners")
 POLL_INTERVAL = 0.002
 READY_TIMEOUT = 60.0
 BROKEN_PROBE_AFTER = 1.5
+BROKEN_PROBE_TIMEOUT = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +112,7 @@ class Background:
         self.phase: str | None = None
         self.stats: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self._in_flight: dict[str, int] = {}
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(clients)]
 
@@ -126,10 +128,17 @@ class Background:
         deadline = time.monotonic() + 3600  # bounded, whatever happens
         while not self._stop.is_set() and time.monotonic() < deadline:
             phase = self.phase
+            with self._lock:
+                self._in_flight[phase or ""] = self._in_flight.get(phase or "", 0) + 1
             started = time.perf_counter()
-            outcome, status, body = probe(self.port, timeout=self.timeout)
+            try:
+                outcome, status, body = probe(self.port, timeout=self.timeout)
+            finally:
+                with self._lock:
+                    self._in_flight[phase or ""] -= 1
             ended = time.perf_counter()
-            if phase is not None and phase == self.phase:
+            # A request counts in the phase it started in, however long it took.
+            if phase is not None:
                 version = version_of(body) if outcome == "ok" and status == 200 else None
                 if version is not None:
                     self.versions.seen(version, ended)
@@ -150,6 +159,10 @@ class Background:
                     else:
                         bucket["other"] += 1
             self._stop.wait(self.pause)
+
+    def busy(self, phase: str) -> bool:
+        with self._lock:
+            return self._in_flight.get(phase, 0) > 0
 
     def start(self) -> None:
         for t in self._threads:
@@ -287,7 +300,7 @@ def _syntax_phase(proc: subprocess.Popen[Any], port: int, app: dict[str, str], v
     if proc.poll() is not None:
         at_probe = "server dead"
     else:
-        outcome, status, body = probe(port, timeout=5)
+        outcome, status, body = probe(port, timeout=BROKEN_PROBE_TIMEOUT)
         if outcome == "ok" and status == 200:
             seen = version_of(body)
             at_probe = "200, old code" if seen == version else f"200 ({body[:20]!r})"
@@ -296,18 +309,24 @@ def _syntax_phase(proc: subprocess.Popen[Any], port: int, app: dict[str, str], v
         elif proc.poll() is not None:
             at_probe = "server dead"
         else:
-            at_probe = outcome
+            at_probe = f"timeout ({BROKEN_PROBE_TIMEOUT:.0f} s)" if outcome == "timeout" else outcome
     fixed = version + 1
     background.phase = None
     appgen.set_version(app["views"], fixed)
     t1 = time.perf_counter()
-    broken_stats = background.stats.get("broken", {})
     if proc.poll() is not None:
-        return {"at_1_5s": at_probe, "while_broken": broken_stats, "fixed_ms": None, "fixed_note": "server exited"}
-    took = wait_version(port, fixed, t1, 30.0, proc, versions)
-    note = None
-    if took is None:
-        note = "server exited" if proc.poll() is not None else "not within 30 s"
+        took, note = None, "server exited"
+    else:
+        took = wait_version(port, fixed, t1, 30.0, proc, versions)
+        note = None
+        if took is None:
+            note = "server exited" if proc.poll() is not None else "not within 30 s"
+    # Requests sent while broken may still be waiting (in a backlog); give them their timeout to finish.
+    time.sleep(0.2)
+    deadline = time.monotonic() + background.timeout + 1
+    while background.busy("broken") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    broken_stats = dict(background.stats.get("broken", {}))
     return {"at_1_5s": at_probe, "while_broken": broken_stats,
             "fixed_ms": None if took is None else took * 1000, "fixed_note": note}
 
