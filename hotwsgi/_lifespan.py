@@ -115,8 +115,13 @@ class AppLifespan:
                 logger.debug("hotwsgi: the app does not handle lifespan (%r); going on without it", self._error)
             self._error = None
             return
-        self.status = "failed"
         self._task.cancel()
+        if not strict:
+            # An app that answers every scope as if it were http: no lifespan.
+            self.status = "unsupported"
+            logger.debug('hotwsgi: the app answered lifespan with "%s"; going on without lifespan', kind)
+            return
+        self.status = "failed"
         raise LifespanFailed(f'lifespan startup: unexpected message "{kind}" from the app')
 
     async def shutdown(self, timeout: float) -> None:
