@@ -104,7 +104,7 @@ def run(label: str, argv: list[str], app_dir: str, heavy_dir: str, edits: int) -
     port = free_port()
     env = dict(os.environ, PYTHONPATH=heavy_dir, PYTHONUNBUFFERED="1")
     write(os.path.join(app_dir, "views.py"), VIEWS.format(version=0))
-    log = open(os.path.join(heavy_dir, f"{label.split()[0]}.log"), "w")  # noqa: SIM115
+    log = open(os.path.join(heavy_dir, f"{label.split()[0]}.log"), "w")
     proc = subprocess.Popen(
         [*argv, "--port", str(port)], cwd=app_dir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
