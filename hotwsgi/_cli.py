@@ -60,6 +60,13 @@ def cli() -> None:
 @click.option("--reload-exclude", multiple=True, help="Glob to ignore, like 'migrations/*' (repeatable).")
 @click.option("--no-reload", is_flag=True, help="Serve without reloading.")
 @click.option(
+    "--reload-mode",
+    default="hot",
+    show_default=True,
+    type=click.Choice(["hot", "restart"]),
+    help="hot: re-run changed code in-process; restart: restart the process on every change, keeping the socket.",
+)
+@click.option(
     "--strategy",
     default="dependents",
     show_default=True,
@@ -97,6 +104,7 @@ def serve_command(
     reload_include: tuple[str, ...],
     reload_exclude: tuple[str, ...],
     no_reload: bool,
+    reload_mode: str,
     strategy: str,
     drain_timeout: float,
     hold_timeout: float,
@@ -123,6 +131,7 @@ def serve_command(
             factory=factory,
             app_dir=app_dir,
             reload=not no_reload,
+            reload_mode=reload_mode,
             strategy=strategy,
             drain_timeout=drain_timeout,
             hold_timeout=hold_timeout,

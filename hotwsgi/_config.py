@@ -36,6 +36,7 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
 
 Interface = Literal["auto", "wsgi", "asgi"]
 Strategy = Literal["dependents", "all"]
+ReloadMode = Literal["hot", "restart"]
 
 
 def _tuple_of_str(name: str, value: object) -> tuple[str, ...]:
@@ -75,6 +76,8 @@ class Config:
     strategy: Strategy = "dependents"
     factory: bool = False
     livereload: bool = False
+    reload_mode: ReloadMode = "hot"
+    reload_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         if self.enabled is not None and not isinstance(self.enabled, bool):
@@ -87,7 +90,9 @@ class Config:
             raise ConfigError(f'interface must be "auto", "wsgi" or "asgi", not {self.interface!r}')
         if self.strategy not in ("dependents", "all"):
             raise ConfigError(f'strategy must be "dependents" or "all", not {self.strategy!r}')
-        for name in ("drain_timeout", "hold_timeout"):
+        if self.reload_mode not in ("hot", "restart"):
+            raise ConfigError(f'reload_mode must be "hot" or "restart", not {self.reload_mode!r}')
+        for name in ("drain_timeout", "hold_timeout", "reload_timeout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"{name} must be a number of seconds >= 0, not {value!r}")

@@ -15,6 +15,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
@@ -75,7 +76,8 @@ class _FreshLoader:
         # Put the real loader back first: tracebacks, inspect and pkgutil use it.
         spec.loader = inner
         module.__loader__ = inner
-        self.tx.before_exec(module)
+        tx = self.tx
+        tx.before_exec(module)
         code = inner.source_to_code(inner.get_data(spec.origin), spec.origin)
         if spec.cached:
             # A later normal import must not pick up bytecode of an older version
@@ -84,8 +86,19 @@ class _FreshLoader:
                 os.unlink(spec.cached)
             except OSError:
                 pass
-        exec(code, module.__dict__)
-        self.tx.after_exec(module)
+        tx.running.append(module.__name__)
+        try:
+            exec(code, module.__dict__)
+        except BaseException:
+            if not tx.abandoned:
+                raise
+            # Given up on (see Transaction.abandon) and already rolled back:
+            # returning quietly keeps the import system from deleting the old
+            # module that now stands in sys.modules again.
+        finally:
+            tx.running.pop()
+        if not tx.abandoned:
+            tx.after_exec(module)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -158,6 +171,11 @@ class Transaction:
         self.claimable: dict[str, Any] = {}
         self.captured: dict[str, list[Any]] = {}
         self._snapshot: dict[str, Any] = {}
+        self.running: list[str] = []  # modules executing right now, innermost last
+        self.abandoned = False
+        self._finder: _FreshFinder | None = None
+        self._lock = threading.Lock()
+        self._settled = False  # committed or rolled back: nothing more may change
 
     def canonical_name(self, name: str) -> str:
         return self.aliases.get(name, name)
@@ -196,7 +214,7 @@ class Transaction:
             module = snapshot.get(name)
             if isinstance(module, ModuleType):
                 self.old.setdefault(name, module)
-        finder = _FreshFinder(self)
+        finder = self._finder = _FreshFinder(self)
         importlib.invalidate_caches()
         for name in self.plan:
             sys.modules.pop(name, None)
@@ -204,6 +222,8 @@ class Transaction:
         _hooks.set_transaction(self)
         try:
             for name in order:
+                if self.abandoned:
+                    raise ImportError("hotwsgi gave up on this reload")
                 if name in sys.modules:
                     continue
                 if name not in self.locations and not self._source_exists(name):
@@ -230,14 +250,33 @@ class Transaction:
         except (ImportError, ValueError):
             return False
 
+    def running_module(self) -> str | None:
+        return self.running[-1] if self.running else None
+
+    def abandon(self) -> None:
+        """Give up on a transaction whose thread is stuck in module code: roll back now."""
+        self.abandoned = True
+        if self._finder is not None:
+            try:
+                sys.meta_path.remove(self._finder)
+            except ValueError:
+                pass
+        self.rollback()
+
     def commit(self) -> None:
+        with self._lock:
+            self._settled = True
         _hooks.commit_callbacks(self.rerun_names, self.pending_callbacks)
         self.pending_callbacks = []
         self._snapshot = {}
         self.old = {}
 
     def rollback(self) -> None:
-        """Put every entry of sys.modules back to the very object it was."""
+        """Put every entry of sys.modules back to the very object it was (once)."""
+        with self._lock:
+            if self._settled:
+                return
+            self._settled = True
         snapshot = self._snapshot
         for name, module in list(sys.modules.items()):
             before = snapshot.get(name, _MISSING)

@@ -8,6 +8,7 @@ protocol that each middleware implements.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import logging
 import os
 import sys
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 from . import _hooks
 from ._config import STATIC_PATTERNS, TEMPLATE_PATTERNS, Config
 from ._errors import format_user_error, relpath
+from ._escalate import broader_reload_may_fix, restart_reason, run_with_timeout
 from ._graph import ImportGraph, install_import_recorder
 from ._home import AppHome
 from ._modules import ModuleIndex, module_source
@@ -72,6 +74,8 @@ class Reloader:
         # but static files (CSS, JS). A listener must not raise or block.
         self.on_result: list[Callable[[ReloadResult], None]] = []
         self.on_static_change: list[Callable[[list[str]], None]] = []
+        # Set by ``hotwsgi serve``: restarts the process, keeping the socket.
+        self.restart_handler: Callable[[str], None] | None = None
         self._lock = threading.RLock()  # one reload at a time
         self._queue = threading.Condition(threading.Lock())
         self._pending: set[str] = set()
@@ -214,13 +218,13 @@ class Reloader:
             paths = set(paths) | self._retry
             full = full or self._retry_full
             started = time.perf_counter()
-            order, pinned, anything = self.plan(paths, full=full)
-            for name in pinned:
-                logger.warning(
-                    "hotwsgi: %s changed but says __reloadable__ = False: restart the server to pick it up",
-                    name,
-                )
             changes = tuple(sorted(paths))
+            reason = restart_reason(paths, self.config)
+            order, pinned, anything = self.plan(paths, full=full)
+            if pinned and reason is None:
+                reason = f"{pinned[0]} changed and says __reloadable__ = False"
+            if reason is not None and self._restart(reason, changes):
+                return None
             if not anything:
                 static = [p for p in paths if _matches(p, STATIC_PATTERNS)]
                 if static:
@@ -228,9 +232,37 @@ class Reloader:
                 if paths and not static:
                     logger.debug("hotwsgi: nothing to re-run for %s", ", ".join(map(relpath, changes)))
                 return None
-            return self._run_plan(order, changes, full, started)
+            result, error = self._attempt(order, changes, full, started)
+            if result.ok or error is None:
+                return result
+            if full or self.config.strategy == "all" or not broader_reload_may_fix(error):
+                return result  # a plain error in the user's code: wait for the next save
+            logger.warning("hotwsgi: re-running every user module, since a full re-run may fix this: %s", result.error)
+            order, _, _ = self.plan(paths, full=True)
+            result, error = self._attempt(order, changes, True, started)
+            if not result.ok:
+                self._restart(f"re-running every user module failed too ({result.error})", changes)
+            return result
 
-    def _run_plan(self, order: list[str], changes: tuple[str, ...], full: bool, started: float) -> ReloadResult:
+    def _finish(self, tx: Transaction) -> Any:
+        """Inside the transaction, after the modules ran: the new app, ready to serve."""
+        return self.host.prepare(self.home.resolve(tx))
+
+    def _restart(self, reason: str, changes: tuple[str, ...]) -> bool:
+        """Ask for a process restart; False when nobody can restart us (plain middleware)."""
+        handler = self.restart_handler
+        if handler is None:
+            logger.warning("hotwsgi: %s: restart the server to pick this up", reason)
+            return False
+        logger.warning("hotwsgi: restarting the process: %s", reason)
+        self._retry = set()
+        self._retry_full = False
+        handler(reason)
+        return True
+
+    def _attempt(
+        self, order: list[str], changes: tuple[str, ...], full: bool, started: float
+    ) -> tuple[ReloadResult, BaseException | None]:
         for func, exc in _hooks.fire("before_reload", changes):
             logger.warning("hotwsgi: before_reload callback %s raised %r", getattr(func, "__qualname__", func), exc)
         still_running = self.host.pause(self.config.drain_timeout)
@@ -242,21 +274,25 @@ class Reloader:
                 self.config.drain_timeout,
             )
         home = self.home
-        tx = Transaction(
-            order,
-            self.index,
-            locations=home.locations,
-            aliases=home.aliases,
-        )
+        tx = Transaction(order, self.index, locations=home.locations, aliases=home.aliases)
         tx.claimable.update(home.claimable)
-        old_app = None
-        result: ReloadResult
-        try:
-            new_app = tx.run(order, lambda t: self.host.prepare(home.resolve(t)))
-        except BaseException as exc:
-            summary, text = format_user_error(exc)
-            del exc
+        outcome = run_with_timeout(
+            functools.partial(tx.run, order, self._finish),
+            self.config.reload_timeout,
+            on_timeout=tx.abandon,
+        )
+        if outcome.error is not None or outcome.timed_out:
             self.host.resume()
+            if outcome.timed_out:
+                running = tx.running_module() or "the import"
+                summary = (
+                    f"re-running {running} did not finish within reload_timeout={self.config.reload_timeout}s; "
+                    f"gave up, the old app keeps serving"
+                )
+                text = summary + "\n"
+            else:
+                assert outcome.error is not None
+                summary, text = format_user_error(outcome.error)
             self._retry = set(changes)
             self._retry_full = full
             result = ReloadResult(
@@ -276,9 +312,9 @@ class Reloader:
                 summary,
                 text.rstrip(),
             )
-            return result
+            return result, outcome.error
         try:
-            old_app = self.host.swap(new_app)
+            old_app = self.host.swap(outcome.value)
             self.generation += 1
             tx.commit()
             home.committed(tx)
@@ -296,7 +332,7 @@ class Reloader:
             duration_ms=(time.perf_counter() - started) * 1000,
         )
         self.last_reload = result
-        del tx
+        del tx, outcome
         try:
             self.host.retire(old_app)
         except Exception:
@@ -312,4 +348,4 @@ class Reloader:
             result.duration_ms,
             ", ".join(rerun),
         )
-        return result
+        return result, None

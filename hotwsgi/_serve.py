@@ -14,7 +14,8 @@ from typing import Any
 from ._config import Config
 from ._deploy import werkzeug_reloader_active
 from ._errors import relpath
-from .exceptions import ConfigError
+from ._restart import exec_self, wait_idle, was_restarted
+from .exceptions import ConfigError, HotwsgiError
 
 __all__ = ("serve",)
 
@@ -39,6 +40,7 @@ def serve(
     factory: bool = False,
     app_dir: str | None = None,
     reload: bool = True,
+    reload_mode: str = "hot",
     strategy: str = "dependents",
     drain_timeout: float = 10.0,
     hold_timeout: float = 30.0,
@@ -80,8 +82,22 @@ def serve(
         strategy=strategy,  # type: ignore[arg-type]
         drain_timeout=drain_timeout,
         hold_timeout=hold_timeout,
+        reload_mode=reload_mode,  # type: ignore[arg-type]
     )
-    middleware = HotReloadMiddleware(app, config=config)
+    restarted = was_restarted()
+    if restarted:
+        logger.warning("hotwsgi: restarted: %s", restarted)
+    try:
+        middleware = HotReloadMiddleware(app, config=config)
+    except HotwsgiError as exc:
+        if not restarted or not reload:
+            raise
+        # The code is broken right after a restart: keep the socket, show the
+        # error, and restart again on the next save instead of exiting.
+        middleware = broken_app(exc, config, app_dir)
+        if server in ("auto", "uvicorn", "hypercorn"):
+            server = "werkzeug"
+    restart_requested: list[str] = []
     if middleware.config is not config and isinstance(app, str):
         logger.info("hotwsgi: %s is already wrapped in HotReloadMiddleware; using its settings", app)
     interface = "asgi" if type(middleware).__name__.startswith("ASGI") else "wsgi"
@@ -114,6 +130,17 @@ def serve(
         )
     if on_ready is not None:
         on_ready(bound_host, bound_port)
+
+    def request_restart(reason: str) -> None:
+        restart_requested.append(reason)
+        # Stop accepting; connections that arrive now wait in the accept queue.
+        threading.Thread(target=srv.shutdown, name="hotwsgi-restart", daemon=True).start()
+
+    reloader = getattr(middleware, "_reloader", None)
+    if reloader is not None:
+        reloader.restart_handler = request_restart
+    elif hasattr(middleware, "_restart"):
+        middleware._restart = request_restart
     previous = None
     if threading.current_thread() is threading.main_thread():
 
@@ -121,11 +148,18 @@ def serve(
             raise KeyboardInterrupt
 
         previous = signal.signal(signal.SIGTERM, _terminate)
+    interrupted = False
     try:
         srv.serve_forever()
     except KeyboardInterrupt:
-        pass  # some servers (werkzeug) swallow it themselves: say goodbye below either way
+        interrupted = True  # some servers (werkzeug) swallow it themselves: say goodbye below either way
     finally:
+        if restart_requested and not interrupted:
+            still = wait_idle(getattr(middleware, "in_flight", lambda: 0), config.drain_timeout)
+            if still:
+                logger.warning("hotwsgi: restarting with %d request(s) still running", still)
+            middleware.close()
+            exec_self(restart_requested[0])  # returns only if the exec failed
         logger.warning("hotwsgi: stopped")
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -133,3 +167,43 @@ def serve(
         close = getattr(srv, "close", None)
         if close is not None:
             close()
+
+
+def broken_app(error: HotwsgiError, config: Config, app_dir: str | None) -> Any:
+    """A stand-in app for a restarted process whose code does not import.
+
+    It answers 500 with the error, watches the project like the real one
+    would, and asks for another restart on the next save.
+    """
+    from ._watch import PathFilter, Watcher
+
+    text = f"{error}\n\n{getattr(error, 'user_traceback', '') or ''}".rstrip() + "\n"
+    body = ("hotwsgi: the app does not import; fix it and save, the server restarts by itself.\n\n" + text).encode()
+    logger.error("hotwsgi: the app does not import after the restart; waiting for the next save\n%s", text.rstrip())
+    roots = list(config.watch or (app_dir or os.getcwd(),))
+
+    class BrokenApp:
+        enabled = True
+        watch = tuple(roots)
+        _reloader = None
+
+        def __init__(self) -> None:
+            self.config = config
+            self._restart: Callable[[str], None] | None = None
+            self._watcher = Watcher(roots, PathFilter(roots, config.all_include, config.all_exclude), self._changed)
+
+        def _changed(self, paths: set[str]) -> None:
+            if self._restart is not None:
+                self._restart(f"{relpath(sorted(paths)[0])} changed while the app did not import")
+
+        def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            start_response(
+                "500 Internal Server Error",
+                [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+
+        def close(self) -> None:
+            self._watcher.stop()
+
+    return BrokenApp()

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 
 from watchfiles._rust_notify import RustNotify
 
+from ._escalate import RESTART_PATTERNS
 from ._modules import is_in_virtualenv
 
 __all__ = ("PathFilter", "Watcher")
@@ -47,7 +48,12 @@ class PathFilter:
         if rel is None:
             return False
         parts = rel.split(os.sep)
-        if any(part.startswith(".") for part in parts):
+        name = parts[-1]
+        if any(part.startswith(".") for part in parts[:-1]):
+            return False
+        if any(fnmatch.fnmatch(name, p) for p in RESTART_PATTERNS):
+            return not is_in_virtualenv(os.path.dirname(path))  # these restart the process
+        if name.startswith("."):
             return False
         for pattern in self.exclude:
             if "/" in pattern:
@@ -55,7 +61,6 @@ class PathFilter:
                     return False
             elif any(fnmatch.fnmatch(part, pattern) for part in parts):
                 return False
-        name = parts[-1]
         if not any(
             fnmatch.fnmatch(rel.replace(os.sep, "/"), p) if "/" in p else fnmatch.fnmatch(name, p) for p in self.include
         ):

@@ -63,6 +63,9 @@ class HotReloadMiddleware:
     - ``strategy``: ``"dependents"`` re-runs changed modules and their
       importers; ``"all"`` re-runs every user module.
     - ``factory``: call ``app`` (or the object the string names) to build the app.
+    - ``reload_timeout``: seconds a reload's module code may run before
+      hotwsgi gives up on it (a module whose import never returns) and keeps
+      the old app.
     - ``livereload``: inject a script into HTML pages that refreshes them after
       each reload and shows a failed reload's error in the page.
     """
@@ -120,6 +123,7 @@ class HotReloadMiddleware:
         strategy: str = "dependents",
         factory: bool = False,
         livereload: bool = False,
+        reload_timeout: float = 60.0,
         config: Config | None = None,
     ) -> None:
         if self.__dict__.get("_initialized"):
@@ -138,6 +142,7 @@ class HotReloadMiddleware:
                 strategy=strategy,  # type: ignore[arg-type]
                 factory=factory,
                 livereload=livereload,
+                reload_timeout=reload_timeout,
             )
         self.config = config
         resolved, spec, caller, inert = self.__dict__.pop("_prepared")
@@ -224,6 +229,10 @@ class HotReloadMiddleware:
         if paths is None:
             return self._reloader.run((), full=True)
         return self._reloader.run([os.fspath(p) for p in paths])
+
+    def in_flight(self) -> int:
+        """How many requests are running right now (not counting exempt ones)."""
+        return self._gate.in_flight()
 
     def close(self) -> None:
         """Stop watching and reloading; the current app keeps serving."""

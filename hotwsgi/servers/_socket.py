@@ -5,13 +5,23 @@ from __future__ import annotations
 import errno
 import socket
 
+from .._restart import inherited_socket, remember_socket
 from ..exceptions import PortInUseError
 
 __all__ = ("bind_socket",)
 
 
 def bind_socket(host: str, port: int, *, backlog: int = 128) -> socket.socket:
-    """A listening TCP socket on ``host:port`` (port 0: any free port)."""
+    """A listening TCP socket on ``host:port`` (port 0: any free port).
+
+    After a restart by hotwsgi the socket the previous process listened on is
+    adopted instead, so no connection is refused in between.
+    """
+    inherited = inherited_socket()
+    if inherited is not None:
+        inherited.set_inheritable(False)
+        remember_socket(inherited)
+        return inherited
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -35,5 +45,5 @@ def bind_socket(host: str, port: int, *, backlog: int = 128) -> socket.socket:
         if exc.errno == errno.EADDRNOTAVAIL:
             raise PortInUseError(f"{host} is not an address of this machine; check --host") from None
         raise
-    sock.set_inheritable(True)
+    remember_socket(sock)
     return sock

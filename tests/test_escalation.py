@@ -1,0 +1,152 @@
+"""Never stuck: a hung import gives up, a broader re-run, and the socket-keeping restart."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.inprocess import Project, call
+from tests.util import make_project, serve, wait_for, write_file
+
+PLAIN = """
+from .views import index
+
+def app(environ, start_response):
+    start_response("200 OK", [])
+    return [index().encode()]
+"""
+
+
+def test_an_import_that_never_returns_is_given_up(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", PLAIN)
+    mw = project.middleware(reload_timeout=0.5)
+    before = dict(sys.modules)
+    project.write("views.py", "import threading\nthreading.Event().wait(2)\ndef index():\n    return 'late'\n")
+    started = time.monotonic()
+    result = mw.reload([project.path("views.py")])
+    assert time.monotonic() - started < 2
+    assert result is not None and not result.ok
+    assert f"re-running {project.pkg}.views did not finish within reload_timeout=0.5s" in (result.error or "")
+    assert not mw._gate.closed  # held requests were released
+    assert call(mw) == ("200 OK", "v1")
+    # When the stuck import wakes up, it must not disturb anything.
+    wait_for(
+        lambda: not any(t.name == "hotwsgi-import" for t in threading.enumerate()), timeout=10, what="the stuck thread"
+    )
+    assert all(sys.modules.get(name) is module for name, module in before.items())
+    project.write("views.py", "def index():\n    return 'v2'\n")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and result.ok, result.error
+    assert call(mw)[1] == "v2"
+
+
+def test_a_registry_complaint_escalates_to_rerunning_every_user_module(project: Project, caplog) -> None:
+    project.write(
+        "registry.py",
+        "MODELS = {}\n\ndef register(name):\n    if name in MODELS:\n"
+        "        raise ValueError(f'model {name} is already registered')\n    MODELS[name] = True\n",
+    )
+    project.write("models.py", "from .registry import register\nregister('User')\nVERSION = 'm1'\n")
+    project.write("views.py", "from .models import VERSION\ndef index():\n    return VERSION\n")
+    project.write("web.py", PLAIN)
+    mw = project.middleware()
+    project.write("models.py", "from .registry import register\nregister('User')\nVERSION = 'm2'\n")
+    result = mw.reload([project.path("models.py")])
+    assert result is not None and result.ok, result.error
+    assert f"{project.pkg}.registry" in result.modules
+    assert "re-running every user module" in caplog.text and "already registered" in caplog.text
+    assert call(mw)[1] == "m2"
+
+
+def test_a_syntax_error_never_escalates(project: Project, caplog) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", PLAIN)
+    mw = project.middleware()
+    project.write("views.py", "def index(:\n")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and not result.ok
+    assert "re-running every user module" not in caplog.text and "restart" not in caplog.text
+
+
+APP = {
+    "web.py": """
+        import os
+        from settings import NAME
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return [f"{NAME} {os.getpid()}".encode()]
+    """,
+    "settings.py": "__reloadable__ = False\nNAME = 'one'\n",
+}
+
+
+def _pid(text: str) -> str:
+    return text.split()[-1]
+
+
+def test_pinned_module_change_restarts_keeping_the_socket(tmp_path: Path) -> None:
+    make_project(tmp_path, APP)
+    failures: list[str] = []
+    stop = threading.Event()
+    with serve(["serve", "web:app", "--port", "0"], cwd=tmp_path) as server:
+        first = server.text()
+        assert first.startswith("200 one ")
+
+        def client() -> None:
+            while not stop.is_set():
+                try:
+                    status, _, _ = server.get("/", timeout=20)
+                    if status != 200:
+                        failures.append(str(status))
+                except OSError as exc:
+                    failures.append(repr(exc))
+
+        thread = threading.Thread(target=client, daemon=True)
+        thread.start()
+        try:
+            write_file(tmp_path / "settings.py", "__reloadable__ = False\nNAME = 'two'\n")
+            wait_for(lambda: server.text().startswith("200 two "), timeout=30, what="the restarted process")
+        finally:
+            stop.set()
+            thread.join(20)
+        # Same process id (exec keeps it), same address, new code; nobody was refused.
+        assert _pid(server.text()) == _pid(first)
+        assert "restarting the process: settings changed and says __reloadable__ = False" in server.log
+        assert "hotwsgi: restarted:" in server.log
+        assert failures == []
+
+
+def test_reload_mode_restart_restarts_on_every_change(tmp_path: Path) -> None:
+    make_project(tmp_path, {**APP, "settings.py": "NAME = 'one'\n"})
+    with serve(["serve", "web:app", "--port", "0", "--reload-mode", "restart"], cwd=tmp_path) as server:
+        assert server.text().startswith("200 one")
+        write_file(tmp_path / "settings.py", "NAME = 'two'\n")
+        wait_for(lambda: server.text().startswith("200 two"), timeout=30, what="the restart")
+        assert "--reload-mode restart" in server.log
+
+
+def test_broken_code_after_a_restart_waits_for_the_fix(tmp_path: Path) -> None:
+    make_project(tmp_path, APP)
+    with serve(["serve", "web:app", "--port", "0"], cwd=tmp_path) as server:
+        write_file(tmp_path / "settings.py", "__reloadable__ = False\nNAME = (\n")
+        wait_for(lambda: server.get("/")[0] == 500, timeout=30, what="the error page")
+        body = server.get("/")[2].decode()
+        assert "does not import" in body and "settings.py" in body
+        write_file(tmp_path / "settings.py", "__reloadable__ = False\nNAME = 'fixed'\n")
+        wait_for(lambda: server.text().startswith("200 fixed"), timeout=30, what="the fixed app")
+
+
+@pytest.mark.parametrize("name", ["pyproject.toml", ".env"])
+def test_project_files_restart_the_process(tmp_path: Path, name: str) -> None:
+    make_project(tmp_path, {**APP, "settings.py": "NAME = 'one'\n"})
+    with serve(["serve", "web:app", "--port", "0"], cwd=tmp_path) as server:
+        assert server.text().startswith("200 one")
+        write_file(tmp_path / name, "# changed\n")
+        wait_for(lambda: "hotwsgi: restarted:" in server.log, timeout=30, what="the restart")
+        wait_for(lambda: server.text().startswith("200 one"), timeout=30, what="the app after the restart")
