@@ -63,10 +63,10 @@ class _Generation:
 
     __slots__ = ("active", "app", "conns", "idle", "lifespan", "number", "retired")
 
-    def __init__(self, app: Any, number: int) -> None:
+    def __init__(self, app: Any, number: int, state: dict[str, Any] | None = None) -> None:
         self.app = app
         self.number = number
-        self.lifespan = AppLifespan(app)
+        self.lifespan = AppLifespan(app, state)
         self.active = 0  # requests and connections running on this app (loop thread only)
         self.conns: set[_Conn] = set()  # long-lived ones: websockets, streaming responses
         self.idle: asyncio.Future[None] | None = None
@@ -229,6 +229,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         self._loop_thread: int | None = None
         self._lifespan_used = False
         self._tasks: set[Any] = set()
+        self._base_state: dict[str, Any] = {}
         self._startup_error: str | None = None  # the first generation's, for servers that do not show it
         super().__init__(app, **options)
 
@@ -313,7 +314,9 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         gen = self._gen
         server_state = scope.get("state")
         if isinstance(server_state, dict) and gen.lifespan.status == "new":
-            # The first generation lives in the server's own state dict.
+            # The first generation lives in the server's own state dict; later
+            # ones start from what the server (or an outer middleware) put there.
+            self._base_state = dict(server_state)
             gen.lifespan.state = server_state
         while True:
             message = await receive()
@@ -402,7 +405,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         return self._agate.drain(drain_timeout)
 
     def prepare(self, app: Any) -> Any:
-        gen = _Generation(app, self.generation + 1)
+        gen = _Generation(app, self.generation + 1, dict(self._base_state))
         loop = self._loop
         if self._lifespan_used and loop is not None and loop.is_running() and not self._on_loop_thread():
             strict = self._gen.lifespan.status in ("started", "stopped")

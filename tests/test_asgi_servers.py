@@ -265,3 +265,46 @@ def test_concurrent_clients_through_20_reloads(tmp_path: Path) -> None:
     assert not stale, stale[:5]
     assert max(v for _, _, v in results) == 20
     print(f"{len(results)} requests")
+
+
+SLOW = """
+import os
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if os.path.exists(os.path.join(HERE, "block.log")):
+    # Stands for a slow import; it waits for the test to say go.
+    open(os.path.join(HERE, "started.log"), "w").close()
+    deadline = time.monotonic() + 30
+    while not os.path.exists(os.path.join(HERE, "go.log")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+VERSION = "{version}"
+"""
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_loop_serves_during_a_slow_import_and_held_requests_get_new_code(tmp_path: Path, server: str) -> None:
+    root = _project(tmp_path)
+    write_file(root / "slow.py", SLOW.format(version="v1"))
+    write_file(root / "views.py", VIEWS.format(version="v1").replace("VERSION = ", "from slow import VERSION\nOLD = "))
+    with _serve(root, server) as srv:
+        assert srv.url is not None
+        assert srv.text("/") == "200 v1"
+        with websockets_sync.connect("ws" + srv.url[len("http") :] + "/ws", open_timeout=10) as ws:
+            (root / "block.log").write_text("")
+            write_file(root / "slow.py", SLOW.format(version="v2"))
+            wait_for(lambda: (root / "started.log").exists(), what="the reload to start importing")
+            held: list[str] = []
+            request = threading.Thread(target=lambda: held.append(srv.text("/")))
+            request.start()
+            # The import runs on hotwsgi's thread: the event loop still serves
+            # the open websocket meanwhile.
+            ws.send("during")
+            assert ws.recv(timeout=10) == "v1:during"
+            assert not held, "a request got through while the reload was importing"
+            (root / "go.log").write_text("")
+            request.join(15)
+            # The held request ran on the new code, never on the old.
+            assert held == ["200 v2"]
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=15)
