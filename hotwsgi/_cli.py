@@ -74,6 +74,13 @@ def cli() -> None:
     help="Re-run changed modules and their importers, or every user module.",
 )
 @click.option(
+    "--reload-timeout",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Give up on a reload whose module code runs longer than this.",
+)
+@click.option(
     "--drain-timeout",
     default=10.0,
     show_default=True,
@@ -106,6 +113,7 @@ def serve_command(
     no_reload: bool,
     reload_mode: str,
     strategy: str,
+    reload_timeout: float,
     drain_timeout: float,
     hold_timeout: float,
     livereload: bool,
@@ -133,6 +141,7 @@ def serve_command(
             reload=not no_reload,
             reload_mode=reload_mode,
             strategy=strategy,
+            reload_timeout=reload_timeout,
             drain_timeout=drain_timeout,
             hold_timeout=hold_timeout,
             livereload=livereload,

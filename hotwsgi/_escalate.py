@@ -50,6 +50,7 @@ class Outcome:
     value: Any = None
     error: BaseException | None = None
     timed_out: bool = False
+    thread: threading.Thread | None = None
 
 
 def run_with_timeout(work: Callable[[], Any], timeout: float, *, on_timeout: Callable[[], None]) -> Outcome:
@@ -72,5 +73,5 @@ def run_with_timeout(work: Callable[[], Any], timeout: float, *, on_timeout: Cal
     thread.join(timeout)
     if thread.is_alive():
         on_timeout()
-        return Outcome(timed_out=True)
+        return Outcome(timed_out=True, thread=thread)
     return outcome

@@ -38,6 +38,7 @@ KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "reload-exclude": ("reload_exclude", list),
     "reload-mode": ("reload_mode", str),
     "strategy": ("strategy", str),
+    "reload-timeout": ("reload_timeout", (int, float)),
     "drain-timeout": ("drain_timeout", (int, float)),
     "hold-timeout": ("hold_timeout", (int, float)),
     "livereload": ("livereload", bool),

@@ -76,6 +76,8 @@ class Reloader:
         self.on_static_change: list[Callable[[list[str]], None]] = []
         # Set by ``hotwsgi serve``: restarts the process, keeping the socket.
         self.restart_handler: Callable[[str], None] | None = None
+        # A reload thread stuck in module code that never returned, and its module.
+        self._stuck: tuple[threading.Thread, str] | None = None
         self._lock = threading.RLock()  # one reload at a time
         self._queue = threading.Condition(threading.Lock())
         self._pending: set[str] = set()
@@ -220,6 +222,9 @@ class Reloader:
             started = time.perf_counter()
             changes = tuple(sorted(paths))
             reason = restart_reason(paths, self.config)
+            if reason is None and self._stuck is not None and self._stuck[0].is_alive():
+                # Its import lock is still held: importing that module again would hang too.
+                reason = f"{self._stuck[1]} is still stuck in the import that timed out"
             order, pinned, anything = self.plan(paths, full=full)
             if pinned and reason is None:
                 reason = f"{pinned[0]} changed and says __reloadable__ = False"
@@ -238,9 +243,16 @@ class Reloader:
             if full or self.config.strategy == "all" or not broader_reload_may_fix(error):
                 return result  # a plain error in the user's code: wait for the next save
             logger.warning("hotwsgi: re-running every user module, since a full re-run may fix this: %s", result.error)
+            first_error = result.error
             order, _, _ = self.plan(paths, full=True)
             result, error = self._attempt(order, changes, True, started)
-            if not result.ok:
+            if result.ok:
+                return result
+            if result.error == first_error:
+                # The same error from a clean re-run of everything: it is in the
+                # code itself, and a restart would only show it again.
+                logger.warning("hotwsgi: the full re-run fails the same way; waiting for the next save")
+            else:
                 self._restart(f"re-running every user module failed too ({result.error})", changes)
             return result
 
@@ -285,6 +297,8 @@ class Reloader:
             self.host.resume()
             if outcome.timed_out:
                 running = tx.running_module() or "the import"
+                assert outcome.thread is not None
+                self._stuck = (outcome.thread, running)
                 summary = (
                     f"re-running {running} did not finish within reload_timeout={self.config.reload_timeout}s; "
                     f"gave up, the old app keeps serving"

@@ -42,6 +42,7 @@ def serve(
     reload: bool = True,
     reload_mode: str = "hot",
     strategy: str = "dependents",
+    reload_timeout: float = 60.0,
     drain_timeout: float = 10.0,
     hold_timeout: float = 30.0,
     livereload: bool = False,
@@ -80,6 +81,7 @@ def serve(
         factory=factory,
         livereload=livereload,
         strategy=strategy,  # type: ignore[arg-type]
+        reload_timeout=reload_timeout,
         drain_timeout=drain_timeout,
         hold_timeout=hold_timeout,
         reload_mode=reload_mode,  # type: ignore[arg-type]

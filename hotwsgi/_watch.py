@@ -90,21 +90,49 @@ class Watcher:
         self._thread.start()
 
     def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._watch_until_a_root_goes()
+            except Exception as exc:  # the notifier broke (a root vanished under it, ...)
+                logger.warning("hotwsgi: the file watcher failed (%s); starting it again", exc)
+            finally:
+                self._notify.close()
+            if self._stop.is_set():
+                return
+            missing = [r for r in self.roots if not os.path.isdir(r)]
+            if missing:
+                logger.warning(
+                    "hotwsgi: watched folder %s is gone; the app keeps serving and watching resumes when it is back",
+                    ", ".join(missing),
+                )
+            while any(not os.path.isdir(r) for r in self.roots):
+                if self._stop.wait(0.25):
+                    return
+            self._notify = RustNotify(self.roots, False, False, 300, True, True)
+            if missing:
+                # Whatever came back may differ from what runs: reload it all.
+                self._callback(set(self._files()))
+
+    def _watch_until_a_root_goes(self) -> None:
         notify = self._notify
-        try:
-            while not self._stop.is_set():
-                raw = notify.watch(DEBOUNCE_MS, STEP_MS, 1000, self._stop)
-                if raw == "stop":
-                    break
-                if isinstance(raw, str):
-                    continue  # timeout or signal
+        while not self._stop.is_set():
+            raw = notify.watch(DEBOUNCE_MS, STEP_MS, 1000, self._stop)
+            if raw == "stop":
+                return
+            if not isinstance(raw, str):  # a batch; otherwise a timeout or a signal
                 paths = {os.path.realpath(p) for _, p in raw if self._filter(os.path.realpath(p))}
                 if paths:
                     self._callback(paths)
-        except Exception:  # pragma: no cover - the notifier itself broke
-            logger.exception("hotwsgi: the file watcher stopped")
-        finally:
-            notify.close()
+            if any(not os.path.isdir(r) for r in self.roots):
+                return
+
+    def _files(self) -> list[str]:
+        found: list[str] = []
+        for root in self.roots:
+            for folder, dirs, files in os.walk(root):
+                dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("__pycache__", "node_modules")]
+                found.extend(p for name in files if self._filter(p := os.path.join(folder, name)))
+        return found
 
     @property
     def alive(self) -> bool:
