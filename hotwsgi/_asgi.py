@@ -228,6 +228,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._lifespan_used = False
+        self._reload_blocks_loop = False
         self._tasks: set[Any] = set()
         self._base_state: dict[str, Any] = {}
         self._startup_error: str | None = None  # the first generation's, for servers that do not show it
@@ -393,7 +394,11 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
     # -- Host protocol, called by the reloader (its worker thread, or reload()'s caller) --
     def pause(self, drain_timeout: float) -> int:
         self._agate.close()
-        if self._on_loop_thread():
+        # prepare() may run on another thread (the engine runs imports on one
+        # it can give up on) while this one waits: remember whether the
+        # waiting thread is the loop's, which then cannot run the startup.
+        self._reload_blocks_loop = self._on_loop_thread()
+        if self._reload_blocks_loop:
             # reload() called from a request or task on the server's loop:
             # waiting would block the very requests we wait for.
             running = self._agate.drain(0)
@@ -407,7 +412,8 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
     def prepare(self, app: Any) -> Any:
         gen = _Generation(app, self.generation + 1, dict(self._base_state))
         loop = self._loop
-        if self._lifespan_used and loop is not None and loop.is_running() and not self._on_loop_thread():
+        blocked = self._reload_blocks_loop or self._on_loop_thread()
+        if self._lifespan_used and loop is not None and loop.is_running() and not blocked:
             strict = self._gen.lifespan.status in ("started", "stopped")
             timeout = self.config.hold_timeout
             future = asyncio.run_coroutine_threadsafe(self._start(gen, strict=strict), loop)
