@@ -249,3 +249,13 @@ def test_ctrl_c_stops_cleanly(app_dir: Path) -> None:
         server.stop()
     assert server.proc.returncode == 0, server.log
     assert "Traceback" not in server.log
+
+
+def test_binds_loopback_by_default_and_warns_on_a_public_address(app_dir: Path) -> None:
+    with serve(["serve", "web:app", "--port", "0"], cwd=app_dir) as server:
+        assert server.url is not None and server.url.startswith("http://127.0.0.1:")
+        assert "anyone who can reach" not in server.log
+    with serve(["serve", "web:app", "--port", "0", "--host", "0.0.0.0"], cwd=app_dir) as server:
+        assert "listening on 0.0.0.0 with reloading on" in server.log
+    with serve(["serve", "web:app", "--port", "0", "--host", "0.0.0.0", "--no-reload"], cwd=app_dir) as server:
+        assert "anyone who can reach" not in server.log
