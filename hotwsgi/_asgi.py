@@ -290,6 +290,10 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         finally:
             conn.leave()
 
+    def in_flight(self) -> int:
+        """How many requests are running right now (not counting websockets, streams or exempt ones)."""
+        return self._agate.in_flight()
+
     def _remember_loop(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()

@@ -308,3 +308,26 @@ def test_loop_serves_during_a_slow_import_and_held_requests_get_new_code(tmp_pat
             assert held == ["200 v2"]
             with pytest.raises(ConnectionClosed):
                 ws.recv(timeout=15)
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_process_restart_keeps_the_socket(tmp_path: Path, server: str) -> None:
+    root = _project(tmp_path)
+    write_file(root / "pyproject.toml", "[project]\nname = 'demo'\n")
+    with _serve(root, server) as srv:
+        assert srv.text("/") == "200 v1"
+        write_file(root / "views.py", VIEWS.format(version="v2"))
+        write_file(root / "pyproject.toml", "[project]\nname = 'demo'\nversion = '2'\n")
+        refused: list[Exception] = []
+
+        def restarted() -> bool:
+            try:
+                return "restarted:" in srv.log and srv.text("/") == "200 v2"
+            except ConnectionRefusedError as exc:
+                refused.append(exc)
+                raise
+
+        wait_for(restarted, what="the restarted server")
+        # Connections made across the restart waited for the new process.
+        assert not refused
+        assert srv.text("/state") == "200 res-A"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 from ..exceptions import ConfigError, HotwsgiError
@@ -57,12 +59,17 @@ class Server:
         return address[0], address[1]
 
     def serve_forever(self) -> None:
+        # uvicorn closes the sockets it is given when it stops; hand it a copy
+        # so ours stays open (a restart by hotwsgi keeps it listening).
+        listener = socket.socket(fileno=os.dup(self._socket.fileno()))
         try:
-            self._server.run(sockets=[self._socket])
+            self._server.run(sockets=[listener])
         except SystemExit as exc:
             # uvicorn exits with 3 when the app's startup fails; say it our way, exit code 1.
             if exc.code != 3:
                 raise
+        finally:
+            listener.close()
         lifespan = getattr(self._server, "lifespan", None)
         if not self._server.started and getattr(lifespan, "should_exit", False):
             raise HotwsgiError("the app's lifespan startup failed (see above); fix it and start again")
