@@ -107,6 +107,7 @@ def serve(
         adapter = load_server(server, interface)
         options = {k: v for k, v in server_options.items() if v is not None}
         srv = adapter.Server(middleware, host=host, port=port, **options)
+        middleware.server_name = srv.name
         bound_host, bound_port = srv.bind()
     except BaseException:
         middleware.close()

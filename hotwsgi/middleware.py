@@ -11,6 +11,8 @@ from typing import Any
 from . import _hooks
 from ._config import Config, reload_env_off
 from ._deploy import deployment_from_environ, deployment_in_process, werkzeug_reloader_active
+from ._devroutes import MARK as DEV_MARK
+from ._devroutes import DevFeatures
 from ._gate import Gate
 from ._home import AppHome, home_for_object, home_for_string
 from ._importer import ImportString, app_interface, check_app, import_app_module, parse_import_string
@@ -72,6 +74,10 @@ class HotReloadMiddleware:
 
     config: Config
     app: Any
+    #: The server's name for the status endpoint (``hotwsgi serve`` sets it).
+    server_name: str | None = None
+    # Status endpoint, error header and live reload (set while reloading is on).
+    _dev: DevFeatures | None = None
 
     def __new__(cls, app: Any = None, *args: Any, **kwargs: Any) -> HotReloadMiddleware:
         caller = sys._getframe(1).f_globals
@@ -174,6 +180,7 @@ class HotReloadMiddleware:
         self.home = home
         roots = config.watch or (home.project_root or os.getcwd(),)
         self._reloader = Reloader(config, self, home, roots)
+        self._dev = DevFeatures(self, self._reloader, livereload=config.livereload)
         self._reloader.start()
 
     def _off_reason(self, inert: bool) -> str | None:
@@ -238,6 +245,8 @@ class HotReloadMiddleware:
         """Stop watching and reloading; the current app keeps serving."""
         if self._reloader is not None:
             self._reloader.stop()
+        if self._dev is not None:
+            self._dev.close()
 
     def _turn_off(self, why: str) -> None:
         self._check_deploy = False
@@ -307,6 +316,10 @@ class WSGIHotReloadMiddleware(HotReloadMiddleware):
             if deployment:
                 self._turn_off(f"running under {deployment}")
                 return self.app(environ, start_response)  # type: ignore[no-any-return]
+        dev = self._dev
+        if dev is not None and (dev.active or "/__hotwsgi__/" in environ.get("PATH_INFO", "")):
+            if environ.get(DEV_MARK) is not dev:  # not yet: it calls us again for the app
+                return dev.wsgi(environ, start_response, self)
         gate = self._gate
         exempt = self.config.exempt
         if exempt is not None and exempt(environ):
