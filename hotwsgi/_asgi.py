@@ -22,23 +22,16 @@ import sys
 import threading
 from typing import Any
 
+from ._aconn import END_GRACE, Connection, Generation
 from ._agate import AsyncGate
 from ._errors import format_user_error
-from ._lifespan import AppLifespan, LifespanFailed
+from ._lifespan import LifespanFailed
 from .middleware import HotReloadMiddleware
-from .types import Message, Receive, Scope, Send
+from .types import Receive, Scope, Send
 
 __all__ = ("ASGIHotReloadMiddleware", "uvicorn_reloader_active")
 
 logger = logging.getLogger(__name__)
-
-#: How long an ended stream or websocket may keep its old-code task running
-#: before it is cancelled, so the old generation can shut down.
-_END_GRACE = 1.0
-
-
-class _ClosedByReload(OSError):
-    """Raised by ``send`` on a connection a reload has closed (ASGI: a send after disconnect raises OSError)."""
 
 
 def uvicorn_reloader_active() -> bool:
@@ -58,160 +51,6 @@ def uvicorn_reloader_active() -> bool:
     return False
 
 
-class _Generation:
-    """One app object and what belongs to it: lifespan, state and open connections."""
-
-    __slots__ = ("active", "app", "conns", "idle", "lifespan", "number", "retired")
-
-    def __init__(self, app: Any, number: int, state: dict[str, Any] | None = None) -> None:
-        self.app = app
-        self.number = number
-        self.lifespan = AppLifespan(app, state)
-        self.active = 0  # requests and connections running on this app (loop thread only)
-        self.conns: set[_Conn] = set()  # long-lived ones: websockets, streaming responses
-        self.idle: asyncio.Future[None] | None = None
-        self.retired = False
-
-    def done(self, conn: _Conn) -> None:
-        self.active -= 1
-        self.conns.discard(conn)
-        if self.active <= 0 and self.idle is not None and not self.idle.done():
-            self.idle.set_result(None)
-
-    async def wait_idle(self, timeout: float) -> bool:
-        if self.active <= 0:
-            return True
-        self.idle = asyncio.get_running_loop().create_future()
-        try:
-            await asyncio.wait_for(asyncio.shield(self.idle), timeout)
-        except asyncio.TimeoutError:
-            return False
-        return True
-
-
-class _Conn:
-    """One request or websocket: wraps receive/send to see streaming and to close it on a reload."""
-
-    __slots__ = (
-        "_end",
-        "_receive",
-        "_send",
-        "cancelled",
-        "counted",
-        "ended",
-        "finished",
-        "gate",
-        "gen",
-        "racing",
-        "sending",
-        "task",
-        "websocket",
-    )
-
-    def __init__(self, gen: _Generation, gate: AsyncGate | None, receive: Receive, send: Send, websocket: bool) -> None:
-        self.gen = gen
-        self.gate = gate  # set while the request counts for the drain
-        self._receive = receive
-        self._send = send
-        self.websocket = websocket
-        self.racing = websocket  # receive() must be interruptible by a reload
-        self.sending = False
-        self.ended = False  # closed by a reload
-        self.finished = False  # the response or the websocket is complete
-        self.cancelled = False
-        self.task: asyncio.Task[Any] | None = None
-        self._end: asyncio.Future[None] | None = None
-        if websocket:
-            self.long_lived()
-
-    def long_lived(self) -> None:
-        """From now on a reload does not wait for this connection; it closes it instead."""
-        if self.gate is not None:
-            self.gate.leave()
-            self.gate = None
-        self.task = asyncio.current_task()
-        self.gen.conns.add(self)
-
-    def leave(self) -> None:
-        if self.gate is not None:
-            self.gate.leave()
-            self.gate = None
-        self.gen.done(self)
-
-    def _disconnect(self) -> Message:
-        if self.websocket:
-            return {"type": "websocket.disconnect", "code": 1012, "reason": "hotwsgi reload"}
-        return {"type": "http.disconnect"}
-
-    async def receive(self) -> Message:
-        if self.ended:
-            return self._disconnect()
-        if not self.racing:
-            message = await self._receive()
-            if message["type"] == "http.request" and not message.get("more_body", False):
-                # Body complete: what comes next is http.disconnect, which a
-                # reload may need to deliver itself.
-                self.racing = True
-            return message
-        if self._end is None:
-            self._end = asyncio.get_running_loop().create_future()
-        task = asyncio.ensure_future(self._receive())
-        try:
-            await asyncio.wait((task, self._end), return_when=asyncio.FIRST_COMPLETED)
-        except BaseException:
-            task.cancel()
-            raise
-        if task.done():
-            return task.result()
-        task.cancel()
-        return self._disconnect()
-
-    async def send(self, message: Message) -> None:
-        if self.ended:
-            raise _ClosedByReload("the connection was closed by a hotwsgi reload")
-        kind = message["type"]
-        if kind == "http.response.body":
-            if not message.get("more_body", False):
-                self.finished = True
-            elif self.task is None:
-                self.long_lived()
-        elif kind == "websocket.close" or kind == "http.response.pathsend":
-            self.finished = True
-        self.sending = True
-        try:
-            await self._send(message)
-        finally:
-            self.sending = False
-        if self.gen.retired and not self.ended and self.task is not None:
-            self.ended = True  # began streaming after its generation was retired
-        if self.ended:
-            await self.finish()
-
-    def end(self) -> asyncio.Future[None] | None:
-        """Close this connection because its generation was replaced."""
-        if self.ended:
-            return None
-        self.ended = True
-        if self._end is not None and not self._end.done():
-            self._end.set_result(None)
-        if self.sending:
-            return None  # send() finishes it when the app's own send returns
-        return asyncio.ensure_future(self.finish())
-
-    async def finish(self) -> None:
-        if self.finished:
-            return
-        self.finished = True
-        if self.websocket:
-            message: Message = {"type": "websocket.close", "code": 1012, "reason": "hotwsgi reload"}
-        else:
-            message = {"type": "http.response.body", "body": b"", "more_body": False}
-        try:
-            await self._send(message)
-        except Exception as exc:  # the client may be gone already
-            logger.debug("hotwsgi: closing a connection of the old app: %r", exc)
-
-
 class ASGIHotReloadMiddleware(HotReloadMiddleware):
     """The ASGI flavour; ``HotReloadMiddleware(app)`` returns one for an ASGI app."""
 
@@ -221,10 +60,10 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         # Set up before the base class starts the reloader thread, which may
         # call the Host methods below at once.
         self._agate = AsyncGate()
-        self._gen = _Generation(self.__dict__["_prepared"][0], 0)
-        self._next: _Generation | None = None
-        self._swapped: _Generation | None = None
-        self._retiring: set[_Generation] = set()
+        self._gen = Generation(self.__dict__["_prepared"][0], 0)
+        self._next: Generation | None = None
+        self._swapped: Generation | None = None
+        self._retiring: set[Generation] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._lifespan_used = False
@@ -271,7 +110,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
             await gate.wait_open(config.hold_timeout)
         gen = self._gen
         gen.active += 1
-        conn = _Conn(gen, gate if counted else None, receive, send, websocket)
+        conn = Connection(gen, gate if counted else None, receive, send, websocket)
         try:
             if gen.lifespan.status == "new":
                 await self._lazy_start(gen)
@@ -301,13 +140,13 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
     def _on_loop_thread(self) -> bool:
         return self._loop_thread is not None and self._loop_thread == threading.get_ident()
 
-    async def _start(self, gen: _Generation, *, strict: bool) -> None:
+    async def _start(self, gen: Generation, *, strict: bool) -> None:
         async with gen.lifespan.lock:
             if gen.lifespan.status == "new":
                 self._lifespan_used = True
                 await gen.lifespan.startup(strict=strict)
 
-    async def _lazy_start(self, gen: _Generation) -> None:
+    async def _lazy_start(self, gen: Generation) -> None:
         """The server did not run lifespan (or the reload could not): the first request does."""
         try:
             await self._start(gen, strict=False)
@@ -347,12 +186,12 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         for gen in (*self._retiring, self._gen):
             await self._end_connections(gen)
 
-    async def _end_connections(self, gen: _Generation) -> None:
+    async def _end_connections(self, gen: Generation) -> None:
         ending = [f for conn in list(gen.conns) if (f := conn.end()) is not None]
         if ending:
-            await asyncio.wait(ending, timeout=_END_GRACE)
+            await asyncio.wait(ending, timeout=END_GRACE)
 
-    async def _retire(self, gen: _Generation) -> None:
+    async def _retire(self, gen: Generation) -> None:
         """Close the old generation's long-lived connections, wait for its last request, shut it down."""
         try:
             current = self._gen
@@ -361,7 +200,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
                 # before the swap; start it now, still before the old one stops.
                 await self._lazy_start(current)
             await self._end_connections(gen)
-            if not await gen.wait_idle(_END_GRACE):
+            if not await gen.wait_idle(END_GRACE):
                 # Old code still running on an ended stream or websocket (an
                 # SSE loop asleep between events): nobody reads it any more.
                 for conn in list(gen.conns):
@@ -414,7 +253,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         return self._agate.drain(drain_timeout)
 
     def prepare(self, app: Any) -> Any:
-        gen = _Generation(app, self.generation + 1, dict(self._base_state))
+        gen = Generation(app, self.generation + 1, dict(self._base_state))
         loop = self._loop
         blocked = self._reload_blocks_loop or self._on_loop_thread()
         if self._lifespan_used and loop is not None and loop.is_running() and not blocked:
@@ -432,7 +271,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         return app
 
     def swap(self, app: Any) -> Any:
-        gen = self._next if self._next is not None and self._next.app is app else _Generation(app, self.generation + 1)
+        gen = self._next if self._next is not None and self._next.app is app else Generation(app, self.generation + 1)
         self._next = None
         old, self._gen = self._gen, gen
         self.app = app

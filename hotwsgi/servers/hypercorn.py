@@ -83,8 +83,8 @@ class Server:
         try:
             await serve(self.app, self._config, shutdown_trigger=self._until_stopped, mode="asgi")
         finally:
-            for signum in handled:
-                self._loop.remove_signal_handler(signum)
+            for handled_signal in handled:
+                self._loop.remove_signal_handler(handled_signal)
 
     def _on_signal(self) -> None:
         self._signalled = True
