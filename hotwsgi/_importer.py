@@ -60,9 +60,8 @@ def _module_name_for_file(path: str) -> tuple[str, str]:
 
 def parse_import_string(text: str, *, app_dir: str | None = None) -> ImportString:
     """Parse ``module:attr``, ``module:obj.attr``, ``module:factory()`` or ``path/file.py:attr``."""
-    if not isinstance(text, str) or (
-        text.count(":") != 1 and not (text.count(":") > 1 and os.path.splitdrive(text)[0])
-    ):
+    # One colon separates module and attribute (a Windows drive may add another).
+    if not isinstance(text, str) or text.count(":") - bool(os.path.splitdrive(text)[0]) != 1:
         raise AppImportError(f'"{text}" is not an import string: write it as "module:attribute", e.g. "myapp:app"')
     module_part, _, attr_part = text.rpartition(":")
     call = attr_part.endswith("()")
@@ -135,7 +134,24 @@ def app_interface(app: Any) -> Literal["wsgi", "asgi"]:
         app = wrapped
 
 
+def _looks_like_a_factory(obj: Any) -> bool:
+    """A plain function that can be called with no argument is a factory, not a WSGI app."""
+    if not inspect.isfunction(obj) or inspect.iscoroutinefunction(obj):
+        return False
+    try:
+        inspect.signature(obj).bind()
+    except TypeError:
+        return False
+    return True
+
+
 def check_app(app: Any, described_as: str) -> Any:
+    """Return ``app`` if it can be an app; raise :class:`NotAnAppError` saying what it is otherwise."""
+    if _looks_like_a_factory(app):
+        raise NotAnAppError(
+            f"{described_as} is a function that takes no arguments, so it looks like an app factory: "
+            f"use --factory (or name it as {app.__module__}:{app.__name__}()), or point at the app itself"
+        )
     if not callable(app) or isinstance(app, (type(None), str, bytes, int, float)):
         raise NotAnAppError(
             f"{described_as} is a {type(app).__name__}, not a WSGI or ASGI app; "

@@ -170,3 +170,12 @@ def test_dotted_attribute_in_the_import_string(project: Project) -> None:
     project.write("views.py", "def index():\n    return 'v2'\n")
     assert mw.reload([project.path("views.py")]).ok  # type: ignore[union-attr]
     assert call(mw)[1] == "v2"
+
+
+def test_a_factory_named_without_factory_gets_a_hint(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", PLAIN + "\ndef create_app():\n    return app\n")
+    with pytest.raises(NotAnAppError, match=r"looks like an app factory: use --factory .*web:create_app\(\)"):
+        HotReloadMiddleware(f"{project.pkg}.web:create_app")
+    mw = project.middleware("web:create_app", factory=True)
+    assert call(mw)[1] == "v1"
