@@ -24,6 +24,7 @@ from typing import Any
 
 from ._aconn import END_GRACE, Connection, Generation
 from ._agate import AsyncGate
+from ._devroutes import MARK as DEV_MARK
 from ._errors import format_user_error
 from ._lifespan import LifespanFailed
 from .middleware import HotReloadMiddleware
@@ -98,6 +99,10 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
             return await self.app(scope, receive, send)  # type: ignore[no-any-return]
         if self._loop is None:
             self._remember_loop()
+        dev = self._dev
+        if dev is not None and not websocket and (dev.active or "/__hotwsgi__/" in scope.get("path", "")):
+            if scope.get(DEV_MARK) is not dev:  # not yet: it calls us again for the app
+                return await dev.asgi(scope, receive, send, self)
         gate = self._agate
         config = self.config
         counted = not websocket and not (config.exempt is not None and config.exempt(scope))
@@ -183,6 +188,8 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
 
     async def _close_connections(self) -> None:
         """End every long-lived connection of every generation (the server is stopping)."""
+        if self._dev is not None:
+            self._dev.close()  # live-reload event streams
         for gen in (*self._retiring, self._gen):
             await self._end_connections(gen)
 
