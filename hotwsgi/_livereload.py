@@ -66,7 +66,7 @@ _DOCUMENT = re.compile(
     rb"^(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL
 )
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
-_WHERE = re.compile(r"\((?P<file>.+), line (?P<line>\d+)\)$")
+_WHERE = re.compile(r"\((?P<file>[^()]+), line (?P<line>\d+)\)$")
 
 
 @functools.cache
