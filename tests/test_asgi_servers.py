@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import http.client
+import json
 import threading
 import time
 from contextlib import AbstractContextManager
@@ -331,3 +332,30 @@ def test_process_restart_keeps_the_socket(tmp_path: Path, server: str) -> None:
         # Connections made across the restart waited for the new process.
         assert not refused
         assert srv.text("/state") == "200 res-A"
+
+
+def test_status_error_header_and_livereload(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    page = (
+        "from starlette.responses import HTMLResponse\n\n\n"
+        "async def index(request):\n"
+        '    return HTMLResponse("<html><head></head><body>{v}</body></html>")\n'
+    )
+    write_file(root / "page.py", page.format(v="p1"))
+    write_file(
+        root / "main.py",
+        MAIN.replace('Route("/", views.index),', 'Route("/", views.index), Route("/page", page.index),').replace(
+            "import views\n", "import page\nimport views\n"
+        ),
+    )
+    with serve(["serve", "main:app", "--port", "0", "--livereload"], cwd=root) as srv:
+        status = json.loads(srv.get("/__hotwsgi__/status")[2])
+        assert status["generation"] == 0 and status["server"] == "uvicorn"
+        assert "/__hotwsgi__/livereload.js" in srv.text("/page")
+        write_file(root / "views.py", "def broken(:\n")
+        wait_for(lambda: "x-hotwsgi-error" in srv.get("/")[1], what="the error header")
+        assert srv.text("/") == "200 v1"  # the old app keeps serving
+        write_file(root / "views.py", VIEWS.format(version="v2"))
+        wait_for(lambda: srv.text("/") == "200 v2", what="the repaired code")
+        assert "x-hotwsgi-error" not in srv.get("/")[1]
+        assert json.loads(srv.get("/__hotwsgi__/status")[2])["generation"] == 1
