@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from typing import ClassVar
 
 import click
 
@@ -19,13 +21,32 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 class _Formatter(logging.Formatter):
+    """Messages as they are; on a terminal, coloured by level (NO_COLOR turns that off)."""
+
+    COLOURS: ClassVar[dict[int, str]] = {logging.ERROR: "red", logging.CRITICAL: "red", logging.WARNING: "yellow"}
+
+    def __init__(self, colour: bool) -> None:
+        super().__init__()
+        self.colour = colour
+
     def format(self, record: logging.LogRecord) -> str:
-        return record.getMessage() if record.exc_info is None else super().format(record)
+        text = record.getMessage() if record.exc_info is None else super().format(record)
+        if not self.colour:
+            return text
+        first, _, rest = text.partition("\n")
+        if " -> generation " in first:
+            first = click.style(first, fg="green")
+        elif getattr(record, "status_line", False):
+            first = click.style(first, bold=True)
+        elif record.levelno in self.COLOURS:
+            first = click.style(first, fg=self.COLOURS[record.levelno], bold=record.levelno >= logging.ERROR)
+        return first + ("\n" + rest if rest else "")
 
 
 def _setup_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter())
+    colour = sys.stderr.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    handler.setFormatter(_Formatter(colour))
     root = logging.getLogger("hotwsgi")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -125,6 +125,7 @@ def serve(
         f"unix:{bound_host}" if uds else f"http://{shown_host}:{bound_port}",
         srv.name,
         state,
+        extra={"status_line": True},
     )
     if middleware.enabled and not uds and not _is_loopback(bound_host):
         logger.warning(
@@ -163,7 +164,7 @@ def serve(
                 logger.warning("hotwsgi: restarting with %d request(s) still running", still)
             middleware.close()
             exec_self(restart_requested[0])  # returns only if the exec failed
-        logger.warning("hotwsgi: stopped")
+        logger.warning("hotwsgi: stopped", extra={"status_line": True})
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         middleware.close()

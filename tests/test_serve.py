@@ -259,3 +259,19 @@ def test_binds_loopback_by_default_and_warns_on_a_public_address(app_dir: Path) 
         assert "listening on 0.0.0.0 with reloading on" in server.log
     with serve(["serve", "web:app", "--port", "0", "--host", "0.0.0.0", "--no-reload"], cwd=app_dir) as server:
         assert "anyone who can reach" not in server.log
+
+
+def test_no_colours_when_not_on_a_terminal(app_dir: Path) -> None:
+    with serve(["serve", "web:app", "--port", "0"], cwd=app_dir) as server:
+        write_file(app_dir / "views.py", views("v2"))
+        wait_for(lambda: "generation 1" in server.log, what="the reload line")
+        assert "\x1b[" not in server.log
+
+
+def test_log_level_warning_hides_the_reload_lines_but_not_failures(app_dir: Path) -> None:
+    with serve(["serve", "web:app", "--port", "0", "--log-level", "warning"], cwd=app_dir) as server:
+        write_file(app_dir / "views.py", views("v2"))
+        wait_for(lambda: server.text() == "200 v2", what="the reload")
+        write_file(app_dir / "views.py", "def index(:\n")
+        wait_for(lambda: "reload failed" in server.log, what="the failure")
+        assert "-> generation" not in server.log
