@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..exceptions import ConfigError
 from ._socket import bind_socket
 
 INTERFACE = "wsgi"
@@ -22,6 +23,14 @@ class Server:
         self.app = app
         self.host = host
         self.port = port
+        if "uds" in options:
+            raise ConfigError("--uds is for --server flup-fcgi; --server werkzeug listens on --host and --port")
+        if "threads" in options:
+            raise ConfigError(
+                "--threads is for --server cheroot or cherrypy; --server werkzeug starts a thread per request"
+            )
+        for name in options:
+            raise ConfigError(f"--{name.replace('_', '-')} cannot be used with --server werkzeug")
         self.options = options
         self._server: Any = None
         self._socket: Any = None
