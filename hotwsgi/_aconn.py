@@ -69,7 +69,6 @@ class Connection:
         "_receive",
         "_send",
         "cancelled",
-        "counted",
         "ended",
         "finished",
         "gate",

@@ -160,13 +160,13 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
 
     async def _serve_lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._remember_loop()
-        gen = self._gen
+        # No local keeps a generation alive: this coroutine runs as long as the server.
         server_state = scope.get("state")
-        if isinstance(server_state, dict) and gen.lifespan.status == "new":
+        if isinstance(server_state, dict) and self._gen.lifespan.status == "new":
             # The first generation lives in the server's own state dict; later
             # ones start from what the server (or an outer middleware) put there.
             self._base_state = dict(server_state)
-            gen.lifespan.state = server_state
+            self._gen.lifespan.state = server_state
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":

@@ -7,9 +7,11 @@ apps that do not speak lifespan at all.
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -198,3 +200,26 @@ def test_disabled_middleware_passes_everything_through(project: tuple[Path, str]
         status, _, body = http_get(url + "/")
         assert (status, body) == (200, b"res-A")
     assert _events(root) == ["startup A", "shutdown A"]
+
+
+def test_old_generations_are_collected(project: tuple[Path, str]) -> None:
+    root, prefix = project
+    middleware = _starlette_project(root, prefix)
+    old_apps: list[weakref.ref[Any]] = []
+    try:
+        with uvicorn_thread(middleware, lifespan="on") as url:
+            for tag in "BCDEF":
+                old_apps.append(weakref.ref(middleware.app))
+                write_file(root / f"{prefix}settings.py", f'TAG = "{tag}"\n')
+                result = middleware.reload([root / f"{prefix}settings.py"])
+                assert result is not None and result.ok, result
+                assert text_of(url + "/") == f"200 res-{tag}"
+            wait_for(lambda: "shutdown E" in _events(root), what="the last old generation to shut down")
+
+            def collected() -> bool:
+                gc.collect()
+                return all(ref() is None for ref in old_apps)
+
+            wait_for(collected, what="the old generations to be garbage")
+    finally:
+        middleware.close()
