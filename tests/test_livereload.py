@@ -165,15 +165,15 @@ def test_status_endpoint(app_dir: Path) -> None:
         assert info["livereload"] is False
 
         write_file(app_dir / "views.py", views("v2"))
-        wait_for(lambda: _status(server.url)["generation"] == 1, what="generation 1")
-        info = _status(server.url)
+        wait_for(lambda: status_of(server.url)["generation"] == 1, what="generation 1")
+        info = status_of(server.url)
         assert info["ok"] is True and info["modules"] == ["views", "web"]
         assert info["changes"] == [str((app_dir / "views.py").resolve())]
         assert isinstance(info["duration_ms"], float)
 
         write_file(app_dir / "views.py", "VERSION = (\n")
-        wait_for(lambda: _status(server.url)["ok"] is False, what="the failure")
-        info = _status(server.url)
+        wait_for(lambda: status_of(server.url)["ok"] is False, what="the failure")
+        info = status_of(server.url)
         assert info["generation"] == 1 and info["error"].startswith("SyntaxError") and "views.py" in info["error"]
         assert server.get("/__hotwsgi__/nothing-here")[0] == 404
 
@@ -191,10 +191,10 @@ def test_event_stream_does_not_hold_up_a_reload(app_dir: Path) -> None:
     args = ["serve", "web:app", "--port", "0", "--livereload", "--drain-timeout", "30"]
     with serve(args, cwd=app_dir) as server:
         assert server.url
-        with _EventStream(server.url + "/__hotwsgi__/events") as stream:
+        with EventStream(server.url + "/__hotwsgi__/events") as stream:
             hello = stream.next_event()
             assert hello[0] == "hello" and hello[1]["generation"] == 0 and hello[1]["error"] is None
-            wait_for(lambda: _status(server.url)["event_streams"] == 1, what="the stream to count")
+            wait_for(lambda: status_of(server.url)["event_streams"] == 1, what="the stream to count")
             write_file(app_dir / "views.py", views("v2"))
             assert stream.next_event() == ("reload", {"generation": 1})
             assert server.get("/text")[2] == b"v2"
@@ -203,7 +203,7 @@ def test_event_stream_does_not_hold_up_a_reload(app_dir: Path) -> None:
             name, data = stream.next_event()
             assert name == "failed" and data["file"] == "views.py" and data["line"] == 3
             assert data["error"].startswith("IndentationError") and [3, "print('<b>')"] in data["excerpt"]
-            with _EventStream(server.url + "/__hotwsgi__/events") as second:
+            with EventStream(server.url + "/__hotwsgi__/events") as second:
                 assert second.next_event() == ("hello", {"boot": hello[1]["boot"], "generation": 1, "error": data})
 
             write_file(app_dir / "views.py", views("v4"))
@@ -290,7 +290,7 @@ def test_nothing_is_routed_when_reloading_is_off(project: Project) -> None:
 # -- helpers -----------------------------------------------------------------------------
 
 
-def _status(url: str) -> dict[str, Any]:
+def status_of(url: str) -> dict[str, Any]:
     status, _, body = http_get(url + "/__hotwsgi__/status")
     assert status == 200
     return json.loads(body)  # type: ignore[no-any-return]
@@ -308,7 +308,7 @@ def _head(url: str) -> dict[str, str]:
         conn.close()
 
 
-class _EventStream:
+class EventStream:
     """A server-sent events client: one connection, events parsed as (name, JSON data)."""
 
     def __init__(self, url: str, timeout: float = 15.0) -> None:
@@ -337,7 +337,7 @@ class _EventStream:
                 data.append(line[5:].strip())
         raise AssertionError("no event within 15 s")
 
-    def __enter__(self) -> _EventStream:
+    def __enter__(self) -> EventStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
