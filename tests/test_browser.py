@@ -196,3 +196,17 @@ def test_page_reloads_once_the_server_is_back_after_a_restart(browser: Any, app_
     with serve(["serve", "app:app", "--port", port, "--livereload"], cwd=app_dir):
         wait_for(lambda: text(browser, "message") == "after the restart", what="the page to reload")
         assert js(browser, "return window.marker") is None
+
+
+def test_asgi_page_on_uvicorn_reloads_itself_and_shows_the_overlay(browser: Any, tmp_path: Path) -> None:
+    from tests.test_livereload_asgi import APP as ASGI_APP
+
+    app_dir = make_project(tmp_path, {"web.py": ASGI_APP, "views.py": "VERSION = 'v1'\n"})
+    with serve(["serve", "web:app", "--port", "0", "--livereload", "--server", "uvicorn"], cwd=app_dir) as server:
+        open_page(browser, server.url + "/page")
+        assert js(browser, "return document.querySelector('p').textContent") == "v1"
+        write_file(app_dir / "views.py", "VERSION = (\n")
+        wait_for(lambda: overlay_text(browser), what="the error overlay")
+        write_file(app_dir / "views.py", "VERSION = 'v2'\n")
+        wait_for(lambda: js(browser, "return document.querySelector('p').textContent") == "v2", what="the new page")
+        assert overlay_text(browser) is None and js(browser, "return window.marker") is None
