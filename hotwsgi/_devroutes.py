@@ -221,7 +221,7 @@ class DevFeatures:
 
     async def _asgi_stream(self, receive: Receive, send: Send) -> None:
         events = self.events
-        events.streams += 1
+        events.count(+1)
         try:
             headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in _SSE_HEADERS]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -248,7 +248,7 @@ class DevFeatures:
         except OSError:
             pass  # the client went away while we wrote
         finally:
-            events.streams -= 1
+            events.count(-1)
 
 
 async def _until_disconnect(receive: Receive) -> None:
@@ -269,7 +269,7 @@ class _WSGIStream:
     def __init__(self, dev: DevFeatures) -> None:
         self._dev = dev
         self._open = True
-        dev.events.streams += 1
+        dev.events.count(+1)
 
     def __iter__(self) -> Iterator[bytes]:
         events = self._dev.events
@@ -285,4 +285,4 @@ class _WSGIStream:
     def close(self) -> None:
         if self._open:
             self._open = False
-            self._dev.events.streams -= 1
+            self._dev.events.count(-1)

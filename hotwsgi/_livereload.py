@@ -168,7 +168,7 @@ class Broadcaster:
         self._position = 0
         self._closed = False
         self._async: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-        self.streams = 0  # open event streams, for the status endpoint
+        self.streams = 0  # open event streams, for the status endpoint (see count())
 
     @property
     def position(self) -> int:
@@ -177,6 +177,11 @@ class Broadcaster:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def count(self, change: int) -> None:
+        """A stream opened (+1) or closed (-1); streams run on many threads."""
+        with self._cond:
+            self.streams += change
 
     def publish(self, name: str, data: Any) -> None:
         event = sse_event(name, data)
