@@ -198,7 +198,8 @@ def test_open_sse_stream_does_not_block_reload(tmp_path: Path, server: str) -> N
             conn.close()
 
 
-def test_concurrent_clients_through_20_reloads(tmp_path: Path) -> None:
+@pytest.mark.parametrize("server", SERVERS)
+def test_concurrent_clients_through_20_reloads(tmp_path: Path, server: str) -> None:
     root = _project(tmp_path, version="0")
     results: list[tuple[float, float, int]] = []
     failures: list[str] = []
@@ -229,7 +230,7 @@ def test_concurrent_clients_through_20_reloads(tmp_path: Path) -> None:
                 else:
                     results.append((started, ended, int(body)))
 
-    with _serve(root, "uvicorn") as srv:
+    with _serve(root, server) as srv:
         assert srv.url is not None
         threads = [threading.Thread(target=client, args=(srv.url,), daemon=True) for _ in range(4)]
         for t in threads:
@@ -359,3 +360,23 @@ def test_status_error_header_and_livereload(tmp_path: Path) -> None:
         wait_for(lambda: srv.text("/") == "200 v2", what="the repaired code")
         assert "x-hotwsgi-error" not in srv.get("/")[1]
         assert json.loads(srv.get("/__hotwsgi__/status")[2])["generation"] == 1
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_stopping_does_not_wait_for_open_streams_and_websockets(tmp_path: Path, server: str) -> None:
+    root = _project(tmp_path)
+    with _serve(root, server) as srv:
+        assert srv.url is not None
+        parts = urlsplit(srv.url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=15)
+        with websockets_sync.connect("ws" + srv.url[len("http") :] + "/ws", open_timeout=10) as ws:
+            ws.send("hi")
+            assert ws.recv(timeout=10) == "v1:hi"
+            conn.request("GET", "/events")
+            response = conn.getresponse()
+            assert response.readline() == b"data: v1 0\n"
+            srv.stop()  # SIGINT; it would SIGKILL after 5 s
+            assert srv.proc.returncode is not None and srv.proc.returncode >= 0, srv.log
+            response.read()  # the stream was ended, not cut
+        conn.close()
+    assert _events(root)[-1] == "shutdown A"
