@@ -223,3 +223,77 @@ def test_old_generations_are_collected(project: tuple[Path, str]) -> None:
             wait_for(collected, what="the old generations to be garbage")
     finally:
         middleware.close()
+
+
+SLOW_APP = """
+import asyncio
+import os
+
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from {prefix}settings import TAG
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+async def slow(request):
+    # Runs until the test creates the file named in the query string.
+    name = os.path.join(HERE, request.query_params["until"])
+    open(name + ".started", "a").close()
+    while not os.path.exists(name):
+        await asyncio.sleep(0.01)
+    return PlainTextResponse(TAG)
+
+
+app = Starlette(routes=[Route("/slow", slow), Route("/long", slow)])
+"""
+
+
+def test_reload_drains_requests_but_not_exempt_ones(project: tuple[Path, str]) -> None:
+    root, prefix = project
+    make_project(root, {f"{prefix}slow.py": SLOW_APP.format(prefix=prefix), f"{prefix}settings.py": 'TAG = "A"\n'})
+    middleware = HotReloadMiddleware(
+        f"{prefix}slow:app", watch=(), drain_timeout=30, exempt=lambda scope: scope.get("path") == "/long"
+    )
+    settings = root / f"{prefix}settings.py"
+    try:
+        with uvicorn_thread(middleware, lifespan="on") as url:
+            answers: dict[str, str] = {}
+
+            def get(name: str, path: str) -> threading.Thread:
+                thread = threading.Thread(target=lambda: answers.__setitem__(name, text_of(url + path, timeout=30)))
+                thread.start()
+                return thread
+
+            long = get("long", "/long?until=long.go")
+            wait_for(lambda: (root / "long.go.started").exists(), what="the exempt request to start")
+            # An exempt request is not waited for: the reload finishes while it runs.
+            write_file(settings, 'TAG = "B"\n')
+            result = middleware.reload([settings])
+            assert result is not None and result.ok
+            assert long.is_alive()
+            (root / "long.go").write_text("")
+            long.join(10)
+            assert answers["long"] == "200 A"  # it finished on the app it started on
+
+            # A plain request is drained: the reload waits until it has answered.
+            slow = get("slow", "/slow?until=slow.go")
+            wait_for(lambda: (root / "slow.go.started").exists(), what="the slow request to start")
+            assert middleware.in_flight() == 1
+            write_file(settings, 'TAG = "C"\n')
+            reloading = threading.Thread(target=middleware.reload, args=([settings],))
+            reloading.start()
+            wait_for(lambda: middleware._agate.closed, what="the gate to close")
+            held = get("held", "/slow?until=slow.go")
+            assert reloading.is_alive()  # it cannot finish before the slow request does
+            (root / "slow.go").write_text("")
+            reloading.join(10)
+            slow.join(10)
+            held.join(10)
+            assert answers["slow"] == "200 B"
+            assert answers["held"] == "200 C"  # held during the reload, served by the new code
+            assert middleware.generation == 2
+    finally:
+        middleware.close()
