@@ -24,7 +24,6 @@ import asyncio
 import functools
 import ipaddress
 import json
-import logging
 import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator
@@ -49,8 +48,6 @@ from ._reloader import Reloader
 from .types import Environ, Receive, Scope, Send, StartResponse
 
 __all__ = ("MARK", "DevFeatures", "is_loopback")
-
-logger = logging.getLogger(__name__)
 
 #: Environ / scope key set on requests that went through :class:`DevFeatures` (its value: that object).
 MARK = "hotwsgi.dev"
@@ -151,10 +148,10 @@ class DevFeatures:
 
     def _route(self, name: str, method: str) -> tuple[str, list[tuple[str, str]], bytes] | None:
         """A plain answer for ``/__hotwsgi__/<name>``; None for the event stream."""
-        if name == EVENTS_PATH[len(PREFIX) :] and not self.events.closed:
-            return None
         if method not in ("GET", "HEAD"):
             return "405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")], b""
+        if name == EVENTS_PATH[len(PREFIX) :] and method == "GET" and not self.events.closed:
+            return None
         if name == "status":
             body = json.dumps(self.status(), indent=2).encode() + b"\n"
             return "200 OK", [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body
