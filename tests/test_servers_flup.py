@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import re
+import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -17,7 +20,7 @@ import pytest
 
 from tests.fcgi_client import FCGIClient, address_of, fcgi_get
 from tests.servers_helpers import VERSIONED_APP, reload_storm, set_version
-from tests.util import ServerProcess, http_get, make_project, serve, wait_for
+from tests.util import ServerProcess, http_get, make_project, serve, text_of, wait_for, write_file
 
 pytest.importorskip("flup")
 
@@ -220,8 +223,6 @@ def test_missing_flup_names_the_extra(tmp_path: Path) -> None:
         "import sys; sys.modules['flup'] = None; sys.argv = ['hotwsgi', 'serve', 'app:app', "
         "'--server', 'flup-fcgi', '--port', '0']; from hotwsgi._cli import main; main()"
     )
-    import subprocess
-
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1
     assert 'pip install "hotwsgi[fcgi]"' in proc.stderr
@@ -261,3 +262,86 @@ def test_adapter_off_the_main_thread_without_warnings() -> None:
         server.close()
     assert not thread.is_alive()
     assert not server._threads
+
+
+FLUP_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "flup_app"
+
+
+def copy_flup_example(tmp_path: Path) -> Path:
+    target = tmp_path / "flup_app"
+    shutil.copytree(FLUP_EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", "tmp"))
+    return target
+
+
+def edit_greeting(root: Path) -> None:
+    pages = (root / "pages.py").read_text().replace("Hello from", "Howdy from")
+    write_file(root / "pages.py", pages, dedent=False)
+
+
+def test_example_reloads_through_real_fastcgi(tmp_path: Path) -> None:
+    root = copy_flup_example(tmp_path)
+    with serve(["serve", "app:app", "--server", "flup-fcgi", "--port", "0"], root) as server:
+        address = address_of(server.url or "")
+        with FCGIClient(address) as client:
+            assert client.get("/").text == "200 Hello from flup over FastCGI!\n"
+            assert client.request("POST", "/echo", body=b"z" * 70_000).text == "200 POST 70000 bytes\n"
+            assert client.get("/nope").status == 404
+            edit_greeting(root)
+            wait_for(lambda: client.get("/").text == "200 Howdy from flup over FastCGI!\n", what="the edited page")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed (Debian: nginx-light)")
+@pytest.mark.parametrize("transport", ["tcp", "uds"])
+def test_example_behind_nginx_with_the_documented_config(tmp_path: Path, short_tmp: Path, transport: str) -> None:
+    root = copy_flup_example(tmp_path)
+    (root / "tmp").mkdir()
+    if transport == "tcp":
+        args = ["--port", "0"]
+    else:
+        args = ["--uds", str(short_tmp / "app.sock")]
+    with serve(["serve", "app:app", "--server", "flup-fcgi", *args], root, ready=False) as server:
+        if transport == "tcp":
+            host, port = address_of(server.wait_ready())  # type: ignore[misc]
+            upstream = f"server {host}:{port};"
+        else:
+            upstream = f"server unix:{wait_unix_ready(server)};"
+        nginx_port = free_port()
+        conf = (root / "nginx.conf").read_text()
+        assert "server 127.0.0.1:8000;" in conf and "listen 127.0.0.1:8080;" in conf
+        conf = conf.replace("server 127.0.0.1:8000;", upstream).replace(
+            "listen 127.0.0.1:8080;", f"listen 127.0.0.1:{nginx_port};"
+        )
+        # One process, no switch to another user (when the tests run as root).
+        (root / "nginx.conf").write_text("master_process off;\n" + conf)
+        nginx = subprocess.Popen(
+            ["nginx", "-p", str(root), "-c", "nginx.conf"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            url = f"http://127.0.0.1:{nginx_port}"
+            wait_for(lambda: text_of(url + "/") == "200 Hello from flup over FastCGI!\n", what="nginx -> flup")
+            assert http_get(url + "/")[1]["server"].startswith("nginx")
+            big = os.urandom(300_000)
+            conn = http.client.HTTPConnection("127.0.0.1", nginx_port, timeout=10)
+            conn.request("POST", "/echo", body=big)
+            assert conn.getresponse().read() == b"POST 300000 bytes\n"
+            conn.close()
+            edit_greeting(root)
+            wait_for(lambda: text_of(url + "/") == "200 Howdy from flup over FastCGI!\n", what="the edit through nginx")
+        finally:
+            nginx.terminate()
+            try:
+                nginx.wait(10)
+            except subprocess.TimeoutExpired:
+                nginx.kill()
+                nginx.wait(5)
+            if nginx.stderr is not None:
+                nginx.stderr.close()
