@@ -13,6 +13,7 @@ After changing a flag or its help text, refresh docs/cli.md with::
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib.util
 import inspect
@@ -49,6 +50,28 @@ def clean_env(**extra: str) -> dict[str, str]:
 def titled_blocks(name: str) -> list[tuple[str, str]]:
     """The ``python title="file.py"`` code blocks of a page, in order, as (file name, source)."""
     return TITLED_BLOCK.findall(page(name))
+
+
+# -- the examples are Python -------------------------------------------------------------
+PYTHON_BLOCK = re.compile(
+    r"(<!-- syntax error on purpose -->\n\n)?^```python[^\n]*\n(.*?)^```$", re.DOTALL | re.MULTILINE
+)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DOCS.glob("*.md")))
+def test_python_blocks_parse(name: str) -> None:
+    """Every ```python block is valid Python, except one marked as broken on purpose."""
+    for match in PYTHON_BLOCK.finditer(page(name)):
+        on_purpose, code = match.groups()
+        line = page(name)[: match.start(2)].count("\n") + 1
+        if on_purpose:
+            with pytest.raises(SyntaxError):
+                ast.parse(code)
+        else:
+            try:
+                ast.parse(code)
+            except SyntaxError as exc:
+                pytest.fail(f"docs/{name}, the python block at line {line}: {exc}")
 
 
 # -- the site builds -------------------------------------------------------------------
@@ -236,7 +259,9 @@ def test_getting_started_examples(tmp_path: Path) -> None:
     rest = start_example(tmp_path / "plain", blocks, ["app.py", "views.py"])
     edits = [code for title, code in rest if title == "views.py"]
     assert len(edits) == 1, "expected one edited views.py block after the first"
-    broken = re.search(r"Save `views.py` half-typed:\n\n```python\n(.*?)```", text, re.DOTALL)
+    broken = re.search(
+        r"Save `views.py` half-typed:\n\n<!-- syntax error on purpose -->\n\n```python\n(.*?)```", text, re.DOTALL
+    )
     assert broken, "the half-typed views.py block moved"
     first, edited, failed = run_example(
         tmp_path / "plain", "app:app", [{"views.py": edits[0]}, {"views.py": broken.group(1)}]
