@@ -77,6 +77,9 @@ def machine_section(results: dict[str, Any]) -> list[str]:
         f"- Packages: {', '.join(f'{k} {v}' for k, v in sorted(m.get('packages', {}).items()))}",
         f"- wrk: {m.get('wrk', 'not installed')}",
         f"- hotwsgi commit: {m.get('commit', '?')}",
+        "- Load average (1 min) at the start of each part: "
+        + (", ".join(f"{part} {value:.1f}" for part, value in results.get("load", [])) or "?")
+        + " (other processes on the machine disturb the absolute figures; the ratios are taken in the same run)",
         f"- Command: `{results.get('command', '?')}` ({results.get('mode', '?')} run, "
         f"{results.get('elapsed_s', 0):.0f} s, {results.get('date', '?')})",
     ]
@@ -296,7 +299,9 @@ def overhead_section(results: dict[str, Any]) -> list[str]:
         out.append(f"| {name} | {d['bare']:.0f} ns | {d['off']:.0f} ns | {d['on']:.0f} ns | "
                    f"{d['on'] - d['bare']:+.0f} ns | {d['off'] - d['bare']:+.0f} ns |")
     tput = results.get("throughput")
-    out += ["", "| server (wrk -t1 -c8) | bare app req/s | with middleware req/s | difference | rounds (bare / on) |",
+    pinned = " (wrk on CPU 0, server on CPU 1)" if (tput or {}).get("pinned") else ""
+    out += ["", f"| server{pinned}, wrk -t1 -c8 | bare app req/s | with middleware req/s | difference | "
+            "rounds (bare / on) |",
             "|---|---|---|---|---|"]
     if not tput or not tput.get("available"):
         out.append(f"| not run: {(tput or {}).get('error', 'skipped')} | | | | |")
@@ -365,7 +370,8 @@ def render(results: dict[str, Any]) -> str:
         "",
         *scaling_section(results),
         "",
-        "### 6. Memory across reloads (50-module Flask app)",
+        "### 6. Memory across reloads (50-module "
+        + ("Flask" if (results.get("memory") or {}).get("flavour") == "wsgi" else "bare WSGI") + " app)",
         "",
         *memory_section(results),
         "",

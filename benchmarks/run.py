@@ -46,7 +46,7 @@ PACKAGES = ("hotwsgi", "flask", "gunicorn", "hupper", "starlette", "uvicorn", "w
 
 PROFILES: dict[str, dict[str, Any]] = {
     "full": {"edits": 8, "spacing": 2.0, "jitter": 1.0, "heavy": [1000, 0], "storm": 300, "storm_clients": 4,
-             "ovh_calls": 200_000, "ovh_repeats": 9, "tput_seconds": 4, "tput_rounds": 5,
+             "ovh_calls": 200_000, "ovh_repeats": 9, "tput_seconds": 3, "tput_rounds": 8,
              "sizes": [20, 200, 2000], "scale_reloads": 30, "memory": [0, 100, 1000]},
     "quick": {"edits": 3, "spacing": 1.0, "jitter": 0.4, "heavy": [1000], "storm": 100, "storm_clients": 3,
               "ovh_calls": 50_000, "ovh_repeats": 5, "tput_seconds": 2, "tput_rounds": 1,
@@ -251,6 +251,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     json_path = os.path.join(args.out, "latest.json")
 
+    results["load"] = []
+
+    def note_load(part: str) -> None:
+        try:
+            with open("/proc/loadavg") as f:
+                results["load"].append([part, float(f.read().split()[0])])
+        except OSError:
+            pass
+
     def save() -> None:
         results["elapsed_s"] = time.perf_counter() - started
         with open(json_path, "w", encoding="utf-8") as f:
@@ -258,33 +267,40 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if "latency" in args.parts:
+            note_load("latency")
             results["latency"] = part_latency(args, profile, python, workdir)
             save()
         if "storm" in args.parts:
+            note_load("storm")
             log(f"storm: {profile['storm']} reloads of hotwsgi with {profile['storm_clients']} clients")
             results["storm"] = reload_bench.run_storm(python=python, reloads=profile["storm"],
                                                       clients=profile["storm_clients"], workdir=workdir,
                                                       seed=args.seed)
             save()
         if "overhead" in args.parts:
+            note_load("overhead")
             try:
                 results["overhead"] = part_overhead(profile, python)
             except RuntimeError as exc:
                 results["overhead"] = {"error": str(exc).strip().splitlines()[-1]}
             save()
         if "throughput" in args.parts:
+            note_load("throughput")
             servers = ("werkzeug",) if args.mode == "smoke" else throughput.SERVERS
             log(f"throughput: {', '.join(servers)}, {profile['tput_rounds']} rounds of {profile['tput_seconds']} s")
             results["throughput"] = throughput.run(python=python, seconds=profile["tput_seconds"],
                                                    rounds=profile["tput_rounds"], servers=servers, workdir=workdir)
             save()
         if "scaling" in args.parts:
+            note_load("scaling")
             results["scaling"] = part_scaling(profile, python)
             save()
         if "memory" in args.parts:
+            note_load("memory")
             results["memory"] = part_memory(profile, python)
             save()
     finally:
+        note_load("end")
         bench_common.kill_all()
         save()
     markdown = report.render(results)

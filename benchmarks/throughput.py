@@ -2,8 +2,11 @@
 
 For each server, two processes serve the same bare app: one as is, one wrapped
 (reloading on, watching the app's folder). wrk runs against them alternately,
-``rounds`` times each, and the figure is the median requests/s. werkzeug's
-access log is off for both, uvicorn's too; gunicorn logs no access by default.
+``rounds`` times each (which goes first alternates), and the figure is the
+median requests/s. When ``taskset`` is there and the machine has two or more
+cores, wrk runs on CPU 0 and the servers on CPU 1, so they do not fight over a
+core. werkzeug's access log is off for both, uvicorn's too; gunicorn logs no
+access by default.
 """
 
 from __future__ import annotations
@@ -69,11 +72,17 @@ app = HotReloadMiddleware("asgi_bare:app", enabled=True, watch=[os.path.dirname(
 SERVERS = ("werkzeug", "gunicorn", "uvicorn")
 
 
+def _pin(cpu: int) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", str(cpu)]
+    return []
+
+
 def _command(py: str, server: str, wrap: str, port: int, app_dir: str) -> list[str]:
     if server == "gunicorn":
         module = "wsgi_on" if wrap == "on" else "wsgi_bare"
-        return [py, "-m", "gunicorn", "--bind", f"{HOST}:{port}", "--chdir", app_dir, f"{module}:app"]
-    return [py, os.path.join(RUNNERS, "serve_plain.py"), server, wrap, str(port), app_dir]
+        return [*_pin(1), py, "-m", "gunicorn", "--bind", f"{HOST}:{port}", "--chdir", app_dir, f"{module}:app"]
+    return [*_pin(1), py, os.path.join(RUNNERS, "serve_plain.py"), server, wrap, str(port), app_dir]
 
 
 def _wait_ok(proc: subprocess.Popen[Any], port: int, timeout: float = 30) -> bool:
@@ -92,7 +101,7 @@ _RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
 
 
 def wrk(port: int, seconds: float, connections: int = 8) -> tuple[float | None, str]:
-    args = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", f"http://{HOST}:{port}/"]
+    args = [*_pin(0), "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", f"http://{HOST}:{port}/"]
     with tempfile.TemporaryFile() as out:
         proc = spawn(args, stdout=out)
         try:
@@ -115,7 +124,8 @@ def run(*, python: str, seconds: float, rounds: int, servers: tuple[str, ...] = 
                        ("asgi_on", ON_ASGI)):
         with open(os.path.join(folder, f"{name}.py"), "w") as f:
             f.write(text)
-    results: dict[str, Any] = {"available": True, "seconds": seconds, "rounds": rounds, "servers": {}}
+    results: dict[str, Any] = {"available": True, "seconds": seconds, "rounds": rounds, "servers": {},
+                               "pinned": bool(_pin(0))}
     try:
         for server in servers:
             procs: dict[str, tuple[subprocess.Popen[Any], int]] = {}
@@ -142,8 +152,9 @@ def run(*, python: str, seconds: float, rounds: int, servers: tuple[str, ...] = 
                 notes = []
                 for _, port in procs.values():  # warm-up
                     wrk(port, 1)
-                for _ in range(rounds):
-                    for wrap, (_, port) in procs.items():
+                for i in range(rounds):
+                    order = list(procs.items()) if i % 2 == 0 else list(reversed(procs.items()))
+                    for wrap, (_, port) in order:
                         rps, err = wrk(port, seconds)
                         if rps is not None:
                             samples[wrap].append(rps)
