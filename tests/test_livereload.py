@@ -210,7 +210,7 @@ def test_event_stream_does_not_hold_up_a_reload(app_dir: Path) -> None:
             assert stream.next_event() == ("reload", {"generation": 2})
             (app_dir / "style.css").write_text("p { color: red }\n")
             assert stream.next_event() == ("css", {"paths": ["style.css"]})
-            write_file(app_dir / "static/app.js", "console.log(1)\n")  # other static files: a plain reload
+            write_file(app_dir / "app.js", "console.log(1)\n")  # other static files: a plain reload
             assert stream.next_event() == ("reload", {"generation": 2})
         assert "still running after drain_timeout" not in server.log
 
