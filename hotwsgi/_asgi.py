@@ -227,9 +227,13 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
     def _run_on_loop(self, coro: Any) -> None:
         """Start ``coro`` on the server's loop without waiting for it."""
         loop = self._loop
-        if self._on_loop_thread():
-            task = asyncio.ensure_future(coro)
-        elif loop is not None and not loop.is_closed():
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is not None and running is loop:
+            task: Any = loop.create_task(coro)
+        elif loop is not None and loop.is_running():
             try:
                 task = asyncio.run_coroutine_threadsafe(coro, loop)
             except RuntimeError:
