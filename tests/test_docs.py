@@ -254,6 +254,9 @@ def test_getting_started_examples(tmp_path: Path) -> None:
     answers = re.findall(r"^\$ curl \S+\n(.+)$", text, re.MULTILINE)
     reran = set(re.findall(r"-> generation \d+ in [\d.]+ ms \(re-ran ([^)]*)\)", text))
 
+    # The home page's 30-second example is this page's first one.
+    assert all(block in blocks for block in titled_blocks("index.md")), "index.md and getting-started.md differ"
+
     # 1. app.py + views.py, served from an import string like `hotwsgi serve app:app`,
     # then views.py saved twice: the edit, and the half-typed version.
     rest = start_example(tmp_path / "plain", blocks, ["app.py", "views.py"])
