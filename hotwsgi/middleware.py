@@ -10,7 +10,12 @@ from typing import Any
 
 from . import _hooks
 from ._config import Config, reload_env_off
-from ._deploy import deployment_from_environ, deployment_in_process, werkzeug_reloader_active
+from ._deploy import (
+    deployment_from_environ,
+    deployment_in_process,
+    quiet_cherrypy_autoreloader,
+    werkzeug_reloader_active,
+)
 from ._devroutes import MARK as DEV_MARK
 from ._devroutes import DevFeatures
 from ._gate import Gate
@@ -316,6 +321,7 @@ class WSGIHotReloadMiddleware(HotReloadMiddleware):
             if deployment:
                 self._turn_off(f"running under {deployment}")
                 return self.app(environ, start_response)  # type: ignore[no-any-return]
+            quiet_cherrypy_autoreloader("HotReloadMiddleware")  # it would re-exec the process on a change
         dev = self._dev
         if dev is not None and (dev.active or "/__hotwsgi__/" in environ.get("PATH_INFO", "")):
             if environ.get(DEV_MARK) is not dev:  # not yet: it calls us again for the app

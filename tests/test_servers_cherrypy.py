@@ -170,3 +170,60 @@ def test_own_cherrypy_setup_with_middleware_grafted_on_the_tree(tmp_path: Path) 
         if proc.stdout is not None:
             proc.stdout.close()
     assert proc.returncode == 0, "".join(lines)
+
+
+OWN_SETUP = """
+    import logging
+    import sys
+
+    import cherrypy
+
+    from hotwsgi import HotReloadMiddleware
+
+    logging.basicConfig(level=logging.INFO, format="LOG %(message)s")
+    # No engine.autoreload.on here: CherryPy's default has the Autoreloader on.
+    cherrypy.config.update({"server.socket_port": int(sys.argv[1]), "engine.autoreload.frequency": 0.2})
+    cherrypy.tree.graft(HotReloadMiddleware("app:app"), "/")
+    cherrypy.engine.signals.subscribe()
+    cherrypy.engine.start()
+    cherrypy.engine.block()
+"""
+
+
+def test_own_setup_that_forgot_the_autoreloader(tmp_path: Path) -> None:
+    make_project(tmp_path, {**NATIVE_APP, "run.py": OWN_SETUP})
+    proc = subprocess.Popen(
+        [sys.executable, "run.py", "0"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        port = wait_for(
+            lambda: (m := re.search(r"Serving on http://127\.0\.0\.1:(\d+)", "".join(lines))) and m.group(1),
+            what="CherryPy's serving line",
+        )
+        url = f"http://127.0.0.1:{port}"
+        word, pid = text_of(url + "/").split()[1:]
+        assert word == "one"
+        assert "CherryPy's Autoreloader is off (HotReloadMiddleware)" in "".join(lines)
+        write_file(tmp_path / "words.py", 'WORD = "two"\n')
+        wait_for(lambda: text_of(url + "/").split()[1] == "two", what="the new word")
+        time.sleep(1.0)  # the Autoreloader polls every 0.2 s here: it would have re-executed the process
+        assert text_of(url + "/").split()[2] == pid
+        assert "Restarting because" not in "".join(lines)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        reader.join(2)
+        if proc.stdout is not None:
+            proc.stdout.close()
