@@ -73,6 +73,7 @@ class Connection:
         "finished",
         "gate",
         "gen",
+        "headers",
         "racing",
         "sending",
         "task",
@@ -91,6 +92,7 @@ class Connection:
         self.finished = False  # the response or the websocket is complete
         self.cancelled = False
         self.task: asyncio.Task[Any] | None = None
+        self.headers: Any = None  # of the response, once it started
         self._end: asyncio.Future[None] | None = None
         if websocket:
             self.long_lived()
@@ -146,6 +148,8 @@ class Connection:
                 self.finished = True
             elif self.task is None:
                 self.long_lived()
+        elif kind == "http.response.start":
+            self.headers = message.get("headers")
         elif kind == "websocket.close" or kind == "http.response.pathsend":
             self.finished = True
         self.sending = True
@@ -153,14 +157,25 @@ class Connection:
             await self._send(message)
         finally:
             self.sending = False
-        if self.gen.retired and not self.ended and self.task is not None:
+        if self.gen.retired and not self.ended and self.task is not None and self.endless:
             self.ended = True  # began streaming after its generation was retired
         if self.ended:
             await self.finish()
 
+    @property
+    def endless(self) -> bool:
+        """A websocket, or a stream with no Content-Length (SSE): it may never end by itself."""
+        if self.websocket:
+            return True
+        return not any(name.lower() == b"content-length" for name, _ in self.headers or ())
+
     def end(self) -> asyncio.Future[None] | None:
-        """Close this connection because its generation was replaced."""
-        if self.ended:
+        """Close this connection because its generation was replaced.
+
+        A stream of known length (a download) is left to finish: cutting it
+        would break the file, and it ends by itself.
+        """
+        if self.ended or not self.endless:
             return None
         self.ended = True
         if self._end is not None and not self._end.done():

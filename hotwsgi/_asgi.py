@@ -211,7 +211,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
                 # Old code still running on an ended stream or websocket (an
                 # SSE loop asleep between events): nobody reads it any more.
                 for conn in list(gen.conns):
-                    if conn.task is not None and not conn.task.done():
+                    if conn.ended and conn.task is not None and not conn.task.done():
                         conn.cancelled = True
                         conn.task.cancel()
                 if not await gen.wait_idle(self.config.drain_timeout):
@@ -221,6 +221,9 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
                         gen.number,
                     )
             await gen.lifespan.shutdown(self.config.drain_timeout)
+        except Exception:
+            # Nobody awaits this task: say what went wrong here.
+            logger.exception("hotwsgi: retiring generation %d failed", gen.number)
         finally:
             self._retiring.discard(gen)
 

@@ -57,6 +57,7 @@ app = Starlette(
         Route("/", views.index),
         Route("/state", views.state),
         Route("/events", views.events),
+        Route("/download", views.download),
         WebSocketRoute("/ws", views.ws),
     ],
     lifespan=lifespan,
@@ -88,6 +89,15 @@ async def events(request):
             await asyncio.sleep(0.2)
 
     return StreamingResponse(stream(), media_type="text/event-stream")
+
+
+async def download(request):
+    async def chunks():
+        for i in range(10):
+            yield b"x" * 1000
+            await asyncio.sleep(0.05)
+
+    return StreamingResponse(chunks(), headers={{"content-length": "10000"}})
 
 
 async def ws(websocket):
@@ -380,3 +390,22 @@ def test_stopping_does_not_wait_for_open_streams_and_websockets(tmp_path: Path, 
             response.read()  # the stream was ended, not cut
         conn.close()
     assert _events(root)[-1] == "shutdown A"
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_download_in_progress_is_not_cut_by_a_reload(tmp_path: Path, server: str) -> None:
+    root = _project(tmp_path)
+    with _serve(root, server) as srv:
+        assert srv.url is not None
+        parts = urlsplit(srv.url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=15)
+        try:
+            conn.request("GET", "/download")
+            response = conn.getresponse()
+            first = response.read(1000)
+            write_file(root / "views.py", VIEWS.format(version="v2"))
+            wait_for(lambda: srv.text("/") == "200 v2", what="the reload during the download")
+            # A stream of known length finishes on the old code instead of being cut.
+            assert len(first + response.read()) == 10000
+        finally:
+            conn.close()
