@@ -121,3 +121,15 @@ def test_adapter_runs_off_the_main_thread_on_port_0() -> None:
         conn = http.client.HTTPConnection(host, port, timeout=2)
         conn.request("GET", "/")
         conn.getresponse()
+
+
+@pytest.mark.parametrize("name", ["cheroot", "cherrypy"])
+def test_a_process_restart_keeps_the_port(tmp_path: Path, name: str) -> None:
+    pytest.importorskip(name)
+    make_project(tmp_path, VERSIONED_APP)
+    argv = ["serve", "app:app", "--server", name, "--port", "0", "--reload-mode", "restart"]
+    with serve(argv, tmp_path) as server:
+        assert server.text("/") == "200 version 0"
+        set_version(tmp_path, 1)
+        wait_for(lambda: server.text("/") == "200 version 1", what="the restarted process on the same port")
+        assert "hotwsgi: restarted:" in server.log

@@ -345,3 +345,21 @@ def test_example_behind_nginx_with_the_documented_config(tmp_path: Path, short_t
                 nginx.wait(5)
             if nginx.stderr is not None:
                 nginx.stderr.close()
+
+
+@pytest.mark.parametrize("transport", ["tcp", "uds"])
+def test_a_process_restart_keeps_the_socket(tmp_path: Path, short_tmp: Path, transport: str) -> None:
+    make_project(tmp_path, VERSIONED_APP)
+    path = str(short_tmp / "app.sock")
+    args = ["--uds", path] if transport == "uds" else ["--port", "0"]
+    argv = ["serve", "app:app", "--server", "flup-fcgi", "--reload-mode", "restart", *args]
+    with serve(argv, tmp_path, ready=False) as server:
+        address = wait_unix_ready(server) if transport == "uds" else address_of(server.wait_ready())
+        with FCGIClient(address, keep_conn=False) as client:
+            assert client.get("/").text == "200 version 0"
+            set_version(tmp_path, 1)
+            wait_for(lambda: client.get("/").text == "200 version 1", what="the restarted process on the same socket")
+        assert "hotwsgi: restarted:" in server.log
+        server.stop()
+        assert server.proc.returncode == 0
+    assert not os.path.exists(path)

@@ -115,7 +115,8 @@ def _gateway_classes() -> tuple[type, type]:
             sock = self._sock
             try:
                 sock.shutdown(socket.SHUT_WR)
-                deadline = time.monotonic() + _LINGER
+                # Shutting down: the response is out; do not wait on the web server long.
+                deadline = time.monotonic() + (0.2 if self.server.stopping.is_set() else _LINGER)
                 while (left := deadline - time.monotonic()) > 0:
                     if _readable(sock, min(left, _POLL)) and not sock.recv(4096):
                         break
