@@ -44,7 +44,7 @@ def adopting_socket(base: type) -> type:
     "port in use" error and the real port when port 0 was asked for.
     """
 
-    class Adopting(base):  # type: ignore[misc, valid-type]
+    class Adopting(base):  # type: ignore[misc]
         listening: socket.socket | None = None
 
         def bind(self, family: int, type: int, proto: int = 0) -> socket.socket:
