@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +14,7 @@ import pytest
 
 from hotwsgi.exceptions import ConfigError, ServerNotInstalledError
 from hotwsgi.servers import load_server
-from tests.util import ServerProcess, make_project, serve, wait_for
+from tests.util import ServerProcess, make_project, serve, text_of, wait_for, write_file
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("starlette")
@@ -112,9 +115,6 @@ def test_uvicorn_own_reload_turns_hotwsgi_off_with_a_warning(tmp_path: Path) -> 
         wait_for(warned, timeout=20, what="hotwsgi's warning about uvicorn --reload")
         assert "hotwsgi serve" in lines[-1]
     finally:
-        import os
-        import signal
-
         os.killpg(proc.pid, signal.SIGINT)
         try:
             proc.wait(10)
@@ -134,3 +134,38 @@ def test_asgi_app_defaults_to_uvicorn_and_wsgi_server_is_refused(tmp_path: Path)
     done = _run(["serve", "hello:app", "--port", "0", "--server", "werkzeug"], tmp_path)
     assert done.returncode == 1
     assert "this app is ASGI" in done.stderr
+
+
+@pytest.mark.server
+def test_middleware_in_code_reloads_under_plain_uvicorn(tmp_path: Path) -> None:
+    make_project(tmp_path, {"hello.py": HELLO, "wrapped.py": WRAPPED})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--port", "0", "wrapped:app"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+
+    def url() -> str | None:
+        assert proc.stdout is not None and proc.poll() is None, "".join(lines)
+        lines.append(proc.stdout.readline())
+        match = re.search(r"Uvicorn running on (http://\S+)", lines[-1])
+        return match.group(1) if match else None
+
+    try:
+        base = wait_for(url, what="uvicorn to start")
+        assert text_of(base + "/") == "200 hello"
+        write_file(tmp_path / "hello.py", HELLO.replace('"hello"', '"hello again"'))
+        wait_for(lambda: text_of(base + "/") == "200 hello again", what="the reload under plain uvicorn")
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        assert proc.stdout is not None
+        proc.stdout.close()
