@@ -80,7 +80,7 @@ def script_tag(root: str, generation: int, boot: str) -> bytes:
     base = html.escape(quote(root.rstrip("/")), quote=True)
     return (
         f'<script src="{base}{SCRIPT_PATH}" data-events="{base}{EVENTS_PATH}" '
-        f'data-generation="{generation}" data-boot="{html.escape(boot, quote=True)}" defer></script>'
+        f'data-generation="{generation}" data-boot="{html.escape(boot, quote=True)}" defer="defer"></script>'
     ).encode("ascii")
 
 

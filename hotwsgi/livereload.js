@@ -13,6 +13,9 @@
     return; // injected twice (a page that includes another one)
   }
   var me = document.currentScript;
+  if (!me) {
+    return; // not run from its own <script> tag: nothing tells us where the server is
+  }
   var page = {
     events: me.getAttribute("data-events"),
     generation: Number(me.getAttribute("data-generation")),

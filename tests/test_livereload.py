@@ -92,7 +92,7 @@ def app_dir(tmp_path: Path) -> Path:
 
 TAG = re.compile(
     rb'<script src="/__hotwsgi__/livereload\.js" data-events="/__hotwsgi__/events" '
-    rb'data-generation="(\d+)" data-boot="[0-9a-f]+" defer></script>'
+    rb'data-generation="(\d+)" data-boot="[0-9a-f]+" defer="defer"></script>'
 )
 
 
