@@ -53,7 +53,24 @@ def uvicorn_reloader_active() -> bool:
 
 
 class ASGIHotReloadMiddleware(HotReloadMiddleware):
-    """The ASGI flavour; ``HotReloadMiddleware(app)`` returns one for an ASGI app."""
+    """The ASGI flavour; ``HotReloadMiddleware(app)`` returns one for an ASGI app.
+
+    On top of what the WSGI flavour does:
+
+    - It answers the server's lifespan itself and runs each app generation's
+      own: a reload starts the new app (``lifespan.startup``) before it
+      serves, and a failed startup is a failed reload (the old app keeps
+      serving); the old app gets ``lifespan.shutdown`` after its last
+      request. Each generation has its own lifespan ``state``, and each
+      request's ``scope["state"]`` is a copy of the current one's. With the
+      server's lifespan off, the first request starts it.
+    - A reload does not wait for websockets or endless streams (SSE): the old
+      generation's websockets are closed with code 1012 (service restart) so
+      clients reconnect to the new code, and its streams end cleanly.
+      Downloads of known length finish on the old code.
+    - Under uvicorn's own ``--reload`` it stays off and says so: use
+      ``hotwsgi serve module:app`` instead.
+    """
 
     def __init__(self, app: Any, **options: Any) -> None:
         if self.__dict__.get("_initialized"):
@@ -285,7 +302,9 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         return app
 
     def swap(self, app: Any) -> Any:
-        gen = self._next if self._next is not None and self._next.app is app else Generation(app, self.generation + 1)
+        gen = self._next
+        if gen is None or gen.app is not app:
+            gen = Generation(app, self.generation + 1, dict(self._base_state))
         self._next = None
         old, self._gen = self._gen, gen
         self.app = app
@@ -294,6 +313,10 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
 
     def resume(self) -> None:
         self._agate.open()
+        abandoned, self._next = self._next, None
+        if abandoned is not None and abandoned.lifespan.status == "started":
+            # The reload failed after the new app had started: stop it again.
+            self._run_on_loop(abandoned.lifespan.shutdown(self.config.drain_timeout))
 
     def retire(self, app: Any) -> None:
         old, self._swapped = self._swapped, None
