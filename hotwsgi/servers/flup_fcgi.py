@@ -239,7 +239,8 @@ class Server:
         self._threads: set[threading.Thread] = set()
         self._connections: set[Any] = set()
         self._lock = threading.Lock()
-        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
         self._allowed = _allowed_addresses()
         self._closed = False
         self._inode: int | None = None
@@ -256,11 +257,12 @@ class Server:
             address = self._listening.getsockname()
             bound = (address[0], address[1])
         self._listening.setblocking(False)
+        self._wake_r, self._wake_w = socket.socketpair()  # shutdown() wakes the accept loop through it
         self._gateway = gateway_class(self.app, address)
         return bound
 
     def serve_forever(self) -> None:
-        assert self._listening is not None and self._gateway is not None, "call bind() first"
+        assert self._listening is not None and self._gateway is not None and self._wake_r, "call bind() first"
         if self.uds is None:
             host, port = self._listening.getsockname()[:2]
             logger.info(
@@ -307,6 +309,8 @@ class Server:
     def _run(self, connection: Any) -> None:
         try:
             connection.run()
+        except ConnectionError as exc:  # the web server went away mid-request
+            logger.debug("hotwsgi: flup-fcgi connection lost: %s", exc)
         except Exception:
             logger.exception("hotwsgi: flup-fcgi connection failed")
         finally:
@@ -317,10 +321,11 @@ class Server:
     def shutdown(self) -> None:
         if self._gateway is not None:
             self._gateway.stopping.set()
-        try:
-            self._wake_w.send(b"x")
-        except OSError:
-            pass
+        if self._wake_w is not None:
+            try:
+                self._wake_w.send(b"x")
+            except OSError:
+                pass
 
     def close(self) -> None:
         if self._closed:
@@ -348,5 +353,6 @@ class Server:
                 connection._sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        self._wake_r.close()
-        self._wake_w.close()
+        for wake in (self._wake_r, self._wake_w):
+            if wake is not None:
+                wake.close()
