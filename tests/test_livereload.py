@@ -345,3 +345,82 @@ class EventStream:
     def __exit__(self, *exc: object) -> None:
         self._response.close()
         self._conn.close()
+
+
+EDGES = """
+import sys
+
+CLOSED = []
+HTML = [("Content-Type", "text/html")]
+
+
+class Body:
+    def __init__(self, chunks):
+        self.chunks = chunks
+
+    def __iter__(self):
+        return iter(self.chunks)
+
+    def close(self):
+        CLOSED.append(True)
+
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/write":  # the legacy write() callable, then the rest of the body
+        write = start_response("200 OK", HTML)
+        write(b"<html><head></head>")
+        return [b"<body>written</body></html>"]
+    if path == "/closed":
+        start_response("200 OK", HTML + [("Content-Length", "38")])
+        return Body([b"<html><head></head>", b"<body>c</body></html>"])
+    if path == "/replaced":  # an error page replaces the response before anything was sent
+        start_response("200 OK", HTML + [("X-Page", "first")])
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            start_response("500 Internal Server Error", HTML, sys.exc_info())
+        return [b"<html><head></head><body>error page</body></html>"]
+    if path == "/write-then-stream":
+        write = start_response("200 OK", HTML)
+        write(b"<html><body>")
+        return (part for part in [b"streamed", b"</body></html>"])
+"""
+
+
+def _full(app: Any, path: str) -> tuple[str, dict[str, str], bytes]:
+    captured: dict[str, Any] = {}
+    written: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        captured["status"], captured["headers"] = status, dict(headers)
+        return written.append
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "REMOTE_ADDR": "127.0.0.1"}
+    result = app(environ, start_response)
+    try:
+        body = b"".join(written) + b"".join(result)
+    finally:
+        getattr(result, "close", lambda: None)()
+    return captured["status"], captured["headers"], body
+
+
+def test_injection_handles_write_close_exc_info_and_streams(project: Project) -> None:
+    project.write("web.py", EDGES)
+    mw = project.middleware(livereload=True)
+    web = project.module("web")
+
+    status, headers, body = _full(mw, "/write")
+    assert TAG.search(body) and body.endswith(b"</head><body>written</body></html>")
+    assert int(headers["Content-Length"]) == len(body)
+
+    status, headers, body = _full(mw, "/closed")
+    assert TAG.search(body) and int(headers["Content-Length"]) == len(body)
+    assert web.CLOSED == [True]  # the app's body was closed once it was read
+
+    status, headers, body = _full(mw, "/replaced")
+    assert status == "500 Internal Server Error" and "X-Page" not in headers
+    assert TAG.search(body) and int(headers["Content-Length"]) == len(body)
+
+    status, headers, body = _full(mw, "/write-then-stream")
+    assert body == b"<html><body>streamed</body></html>" and "Content-Length" not in headers
