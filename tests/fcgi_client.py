@@ -192,9 +192,18 @@ class FCGIClient:
         extra: Mapping[str, str] | None = None,
         chunk: int = MAX_CONTENT,
     ) -> Response:
-        """One request, with the CGI variables nginx's ``fastcgi_params`` sets."""
-        request_id = self.send_request(cgi_params(self.address, method, path, body, headers, extra), body, chunk=chunk)
-        return self.read_response(request_id)
+        """One request, with the CGI variables nginx's ``fastcgi_params`` sets.
+
+        A failed request closes the connection; the next one opens a new one.
+        """
+        try:
+            request_id = self.send_request(
+                cgi_params(self.address, method, path, body, headers, extra), body, chunk=chunk
+            )
+            return self.read_response(request_id)
+        except BaseException:
+            self.close()
+            raise
 
     def get(self, path: str = "/", **kwargs: object) -> Response:
         return self.request("GET", path, **kwargs)  # type: ignore[arg-type]
