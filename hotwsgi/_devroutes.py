@@ -34,9 +34,7 @@ from ._livereload import (
     KEEPALIVE,
     PREFIX,
     SCRIPT_PATH,
-    ASGIRewrite,
     Broadcaster,
-    WSGIRewrite,
     error_details,
     header_value,
     script_source,
@@ -45,6 +43,7 @@ from ._livereload import (
 )
 from ._reload import ReloadResult
 from ._reloader import Reloader
+from ._rewrite import ASGIRewrite, WSGIRewrite
 from .types import Environ, Receive, Scope, Send, StartResponse
 
 __all__ = ("MARK", "DevFeatures", "is_loopback")

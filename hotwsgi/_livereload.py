@@ -1,14 +1,16 @@
 """Live reload, server side: the page script, HTML injection, the error header and the event stream.
 
-Nothing here knows WSGI or ASGI; :mod:`hotwsgi._devroutes` speaks both and
-uses these pieces.
+:mod:`hotwsgi._devroutes` decides which requests get what and uses these
+pieces; :mod:`hotwsgi._rewrite` applies them to one response.
 
 Injection rules: the script tag goes before ``</head>`` (else before the last
 ``</body>``, else at the end of a document that starts with ``<!doctype`` or
 ``<html``). Only complete HTML bodies are touched: ``text/html`` or XHTML,
 not compressed (``Content-Encoding``), not UTF-16/32, and either a list body
 or one with a ``Content-Length`` (a body of unknown length is a stream and
-is left alone), at most :data:`MAX_INJECT` bytes.
+is left alone), at most :data:`MAX_INJECT` bytes. An injected page is sent
+with ``Cache-Control: no-store`` and without validators (``ETag``,
+``Last-Modified``): a cached copy would name a stale generation.
 """
 
 from __future__ import annotations
@@ -21,13 +23,12 @@ import os
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
 from ._reload import ReloadResult
-from .types import Environ, Message, Send, StartResponse
 
 __all__ = (
     "ERROR_HEADER",
@@ -35,9 +36,7 @@ __all__ = (
     "MAX_INJECT",
     "PREFIX",
     "SCRIPT_PATH",
-    "ASGIRewrite",
     "Broadcaster",
-    "WSGIRewrite",
     "error_details",
     "header_value",
     "inject",
@@ -241,163 +240,3 @@ class Broadcaster:
             if self._closed:
                 return None
             return self._since(position)
-
-
-class WSGIRewrite:
-    """One response on its way out: the error header added, the script injected into a complete HTML page.
-
-    ``start_response`` is held back for an HTML page until its body is known;
-    anything else goes straight through.
-    """
-
-    def __init__(self, start_response: StartResponse, header: str | None, tag: bytes | None) -> None:
-        self._start_response = start_response
-        self._header = header
-        self._tag = tag
-        self._held: tuple[str, list[tuple[str, str]], Any] | None = None
-        self._written: list[bytes] = []
-        self._decided = False
-
-    def __call__(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
-        if self._header is not None:
-            headers = [h for h in headers if h[0].lower() != "x-hotwsgi-error"]
-            headers.append((ERROR_HEADER, self._header))
-        if self._held is not None or (self._tag is not None and not self._decided and _html_page(status, headers)):
-            # Held until the body is known. Called again (with exc_info) before
-            # anything was sent: the new response replaces the old one.
-            self._held = (status, headers, exc_info)
-            self._written = []
-            return self._written.append
-        self._decided = True
-        return self._start_response(status, headers, exc_info)
-
-    def run(self, app: Callable[..., Any], environ: Environ) -> Iterable[bytes]:
-        result = app(environ, self)
-        held = self._held
-        if held is None:
-            self._decided = True  # a start_response still to come (a generator app) goes straight through
-            return result  # type: ignore[no-any-return]
-        length = _content_length(held[1])
-        if (type(result) is not list and type(result) is not tuple and length is None) or (length or 0) > MAX_INJECT:
-            # A stream (or too big): leave it alone.
-            self._decided = True
-            self._held = None
-            write = self._start_response(*held)
-            if self._written:
-                write(b"".join(self._written))
-            return result  # type: ignore[no-any-return]
-        try:
-            chunks = [*self._written, *result]
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        status, headers, exc_info = self._held or held  # replaced while the body ran (exc_info)
-        self._held = None
-        self._decided = True
-        body = b"".join(chunks)
-        if _html_page(status, headers):
-            injected = inject(body, self._tag)  # type: ignore[arg-type]
-            if injected is not None:
-                body = injected
-                headers = _with_length(headers, len(body))
-        self._start_response(status, headers, exc_info)
-        return [body]
-
-
-class ASGIRewrite:
-    """:class:`WSGIRewrite` for ASGI: wraps ``send``.
-
-    An HTML page's ``http.response.start`` is held until its body is complete;
-    a body of unknown length that comes in pieces is a stream and goes out as
-    it came.
-    """
-
-    def __init__(self, send: Send, header: str | None, tag: bytes | None) -> None:
-        self._send = send
-        self._header = header.encode("latin-1") if header is not None else None
-        self._tag = tag
-        self._start: Message | None = None
-        self._length: int | None = None
-        self._chunks: list[bytes] = []
-        self._size = 0
-
-    async def send(self, message: Message) -> None:
-        kind = message["type"]
-        if kind == "http.response.start":
-            headers = list(message.get("headers", ()))
-            if self._header is not None:
-                headers = [h for h in headers if h[0].lower() != b"x-hotwsgi-error"]
-                headers.append((b"x-hotwsgi-error", self._header))
-            message = {**message, "headers": headers}
-            if self._tag is not None:
-                text = [(bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in headers]
-                self._length = _content_length(text)
-                if injectable(message.get("status", 200), text) and (self._length or 0) <= MAX_INJECT:
-                    self._start = message
-                    return
-            await self._send(message)
-            return
-        start = self._start
-        if start is None:
-            await self._send(message)
-            return
-        if kind != "http.response.body":
-            await self._release()
-            await self._send(message)
-            return
-        body = bytes(message.get("body", b""))
-        more = bool(message.get("more_body", False))
-        if more and self._length is None and not self._chunks:
-            await self._release()  # pieces of unknown total length: a stream
-            await self._send(message)
-            return
-        self._chunks.append(body)
-        self._size += len(body)
-        if more:
-            if self._size > MAX_INJECT:
-                await self._release(more_body=True)
-            return
-        body = b"".join(self._chunks)
-        self._chunks = []
-        self._start = None
-        injected = inject(body, self._tag)  # type: ignore[arg-type]
-        if injected is not None:
-            body = injected
-            start = {**start, "headers": [h for h in start["headers"] if h[0].lower() != b"content-length"]}
-            start["headers"].append((b"content-length", str(len(body)).encode()))
-        await self._send(start)
-        await self._send({"type": "http.response.body", "body": body, "more_body": False})
-
-    async def _release(self, *, more_body: bool = True) -> None:
-        """Send what is held as it came, and let everything after it through."""
-        start, self._start = self._start, None
-        if start is not None:
-            await self._send(start)
-        if self._chunks:
-            body, self._chunks = b"".join(self._chunks), []
-            await self._send({"type": "http.response.body", "body": body, "more_body": more_body})
-
-
-def _html_page(status: str, headers: list[tuple[str, str]]) -> bool:
-    try:
-        code = int(status[:3])
-    except ValueError:
-        return False
-    return injectable(code, headers)
-
-
-def _content_length(headers: Iterable[tuple[str, str]]) -> int | None:
-    for name, value in headers:
-        if name.lower() == "content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
-
-
-def _with_length(headers: list[tuple[str, str]], length: int) -> list[tuple[str, str]]:
-    headers = [h for h in headers if h[0].lower() != "content-length"]
-    headers.append(("Content-Length", str(length)))
-    return headers

@@ -37,6 +37,26 @@
     }
   }
 
+  function reloadStale() {
+    // A page that keeps coming back stale (from a cache hotwsgi could not
+    // switch off) would reload forever: give up after a few quick ones.
+    var now = Date.now();
+    var recent = [];
+    try {
+      recent = JSON.parse(window.sessionStorage.getItem("hotwsgi-reloads") || "[]").filter(function (t) {
+        return now - t < 10000;
+      });
+      window.sessionStorage.setItem("hotwsgi-reloads", JSON.stringify(recent.concat([now])));
+    } catch (e) {
+      // no sessionStorage (a sandboxed frame): no guard either
+    }
+    if (recent.length >= 5) {
+      console.warn("hotwsgi: this page reloaded 5 times in 10 s and still looks stale; reload it by hand");
+      return;
+    }
+    reload();
+  }
+
   function connect() {
     var source = new EventSource(page.events);
     source.addEventListener("hello", function (event) {
@@ -44,7 +64,7 @@
       var info = JSON.parse(event.data);
       if (info.boot !== page.boot || info.generation !== page.generation) {
         // The server restarted, or the code changed while we were not listening.
-        reload();
+        reloadStale();
         return;
       }
       state.connected = true;

@@ -51,6 +51,10 @@ def app(environ, start_response):
     if path == "/page":
         start_response("200 OK", HTML + [("Content-Length", str(len(page)))])
         return [page]
+    if path == "/cached":  # an app that lets browsers keep its pages
+        cache = [("ETag", '"abc"'), ("Last-Modified", "Mon, 23 Nov 2026 10:00:00 GMT"), ("Cache-Control", "max-age=60")]
+        start_response("200 OK", HTML + cache + [("Content-Length", str(len(page)))])
+        return [page]
     if path == "/list":  # no Content-Length, but the whole body at once
         start_response("200 OK", HTML)
         return [b"<html><body><p>", VERSION.encode(), b"</p></body></html>"]
@@ -108,6 +112,11 @@ def test_html_pages_get_the_script_with_a_fixed_content_length(app_dir: Path) ->
             assert TAG.search(body), (path, body)
             assert int(headers["content-length"]) == len(body), path
         assert server.get("/list")[2].endswith(b"</script></body></html>")
+        # A cached copy of a page would name a stale generation and reload itself over and over.
+        status, headers, body = server.get("/cached")
+        assert TAG.search(body) and headers["cache-control"] == "no-store"
+        assert "etag" not in headers and "last-modified" not in headers
+        assert server.get("/text")[1].get("cache-control") is None  # other responses keep theirs
 
         status, headers, script = server.get("/__hotwsgi__/livereload.js")
         assert status == 200 and headers["content-type"].startswith("text/javascript")

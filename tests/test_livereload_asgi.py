@@ -74,6 +74,7 @@ def test_live_reload_on_an_asgi_server(tmp_path: Path, server_name: str) -> None
         assert server.url
         status, headers, body = server.get("/page")
         assert status == 200 and TAG.search(body) and int(headers["content-length"]) == len(body)
+        assert headers["cache-control"] == "no-store"
         assert body.index(b"<script") < body.index(b"</head>")
         assert server.get("/stream")[2] == b"<html><head></head><body>streamed</body></html>"
         assert b"<script" not in gzip.decompress(server.get("/gzip")[2])
