@@ -42,14 +42,15 @@ REQUIREMENTS = os.path.join(HERE, "requirements.txt")
 README = os.path.join(HERE, "README.md")
 MARK_START = "<!-- results:start -->"
 MARK_END = "<!-- results:end -->"
-PACKAGES = ("hotwsgi", "flask", "gunicorn", "hupper", "starlette", "uvicorn", "watchfiles", "werkzeug")
+PACKAGES = ("hotwsgi", "flask", "gunicorn", "httptools", "hupper", "starlette", "uvicorn", "uvloop", "watchfiles",
+            "werkzeug")
 
 PROFILES: dict[str, dict[str, Any]] = {
     "full": {"edits": 8, "spacing": 2.0, "jitter": 1.0, "heavy": [1000, 0], "storm": 300, "storm_clients": 4,
-             "ovh_calls": 200_000, "ovh_repeats": 9, "tput_seconds": 3, "tput_rounds": 8,
+             "ovh_calls": 200_000, "ovh_repeats": 9, "tput_seconds": 2, "tput_rounds": 12,
              "sizes": [20, 200, 2000], "scale_reloads": 30, "memory": [0, 100, 1000]},
     "quick": {"edits": 3, "spacing": 1.0, "jitter": 0.4, "heavy": [1000], "storm": 100, "storm_clients": 3,
-              "ovh_calls": 50_000, "ovh_repeats": 5, "tput_seconds": 2, "tput_rounds": 1,
+              "ovh_calls": 50_000, "ovh_repeats": 5, "tput_seconds": 1, "tput_rounds": 3,
               "sizes": [20, 200, 2000], "scale_reloads": 10, "memory": [0, 100, 1000]},
     "smoke": {"edits": 1, "spacing": 0.3, "jitter": 0.1, "heavy": [0], "storm": 5, "storm_clients": 2,
               "ovh_calls": 2_000, "ovh_repeats": 2, "tput_seconds": 1, "tput_rounds": 1,

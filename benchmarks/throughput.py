@@ -3,7 +3,9 @@
 For each server, two processes serve the same bare app: one as is, one wrapped
 (reloading on, watching the app's folder). wrk runs against them alternately,
 ``rounds`` times each (which goes first alternates), and the figure is the
-median requests/s. When ``taskset`` is there and the machine has two or more
+median requests/s. The servers' CPU time (all processes of their group, from
+/proc) per request served is recorded too: unlike req/s it hardly moves when
+other processes load the machine. When ``taskset`` is there and the machine has two or more
 cores, wrk runs on CPU 0 and the servers on CPU 1, so they do not fight over a
 core. werkzeug's access log is off for both, uvicorn's too; gunicorn logs no
 access by default.
@@ -98,9 +100,27 @@ def _wait_ok(proc: subprocess.Popen[Any], port: int, timeout: float = 30) -> boo
 
 
 _RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+_REQUESTS = re.compile(r"(\d+) requests in")
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def wrk(port: int, seconds: float, connections: int = 8) -> tuple[float | None, str]:
+def group_cpu_seconds(pgid: int) -> float:
+    """user+system CPU time of every live process in process group ``pgid``."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat: pgrp
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICK
+
+
+def wrk(port: int, seconds: float, connections: int = 8) -> tuple[float | None, str, int]:
     args = [*_pin(0), "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", f"http://{HOST}:{port}/"]
     with tempfile.TemporaryFile() as out:
         proc = spawn(args, stdout=out)
@@ -112,7 +132,9 @@ def wrk(port: int, seconds: float, connections: int = 8) -> tuple[float | None, 
         text = out.read().decode("utf-8", "replace")
     match = _RPS.search(text)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", text)
-    return (float(match.group(1)) if match else None), (errors.group(0) if errors else "")
+    count = _REQUESTS.search(text)
+    return (float(match.group(1)) if match else None), (errors.group(0) if errors else ""), (
+        int(count.group(1)) if count else 0)
 
 
 def run(*, python: str, seconds: float, rounds: int, servers: tuple[str, ...] = SERVERS,
@@ -149,18 +171,27 @@ def run(*, python: str, seconds: float, rounds: int, servers: tuple[str, ...] = 
                     log(f"  throughput {server}: {row['error']}")
                     continue
                 samples: dict[str, list[float]] = {"bare": [], "on": []}
+                cpu_us: dict[str, list[float]] = {"bare": [], "on": []}
                 notes = []
                 for _, port in procs.values():  # warm-up
                     wrk(port, 1)
                 for i in range(rounds):
                     order = list(procs.items()) if i % 2 == 0 else list(reversed(procs.items()))
-                    for wrap, (_, port) in order:
-                        rps, err = wrk(port, seconds)
-                        if rps is not None:
-                            samples[wrap].append(rps)
+                    got: dict[str, tuple[float, float]] = {}
+                    for wrap, (proc, port) in order:
+                        before = group_cpu_seconds(proc.pid)
+                        rps, err, count = wrk(port, seconds)
+                        used = group_cpu_seconds(proc.pid) - before
+                        if rps is not None and count:
+                            got[wrap] = (rps, used / count * 1e6)
                         if err:
                             notes.append(f"{wrap}: {err}")
+                    if len(got) == 2:  # keep rounds as back-to-back pairs
+                        for wrap, (rps, cpu) in got.items():
+                            samples[wrap].append(rps)
+                            cpu_us[wrap].append(cpu)
                 row["samples"] = samples
+                row["cpu_us_per_request"] = cpu_us
                 row["notes"] = notes
                 results["servers"][server] = row
                 log(f"  throughput {server}: {samples}")
