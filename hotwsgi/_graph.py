@@ -143,6 +143,9 @@ class ImportGraph:
         self._cache: dict[str, tuple[tuple[int, int], str | None, frozenset[str]]] = {}
         self.lock = threading.RLock()
 
+    def __len__(self) -> int:
+        return len(self._imports)
+
     def __contains__(self, name: object) -> bool:
         return name in self._imports
 

@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -148,28 +148,31 @@ class Reloader:
                 logger.exception("hotwsgi: internal error while reloading")
 
     # -- the graph -------------------------------------------------------------------
-    def _user_modules(self) -> dict[str, ModuleType]:
-        modules = dict(self.index.user_modules())
+    def _main_alias(self) -> tuple[str, ModuleType] | None:
+        """The app's ``__main__`` module under the name it is re-run as, before its first re-run."""
         alias = self.home.module
-        if alias and alias not in modules and self.home.file:
+        if alias and alias not in self.index.user and self.home.file:
             main = sys.modules.get("__main__")
             if isinstance(main, ModuleType) and module_source(main) == self.home.file:
-                modules[alias] = main
-        return modules
+                return alias, main
+        return None
 
-    def update_graph(self, names: Iterable[str] | None = None) -> None:
-        """Scan modules not yet in the graph (or ``names``, after they were re-run)."""
-        modules = self._user_modules()
+    def update_graph(self) -> None:
+        """Scan the imports of user modules that are new or were re-run since the last call,
+        and of any user module the graph does not know yet."""
+        index = self.index
+        index.refresh()
+        names = index.take_new()
+        if len(self.graph) < len(index.user):  # a fresh graph (or modules it missed)
+            names.update(name for name in index.user if name not in self.graph)
+        todo = [(name, index.user.get(name)) for name in names]
+        main = self._main_alias()
+        if main is not None and main[0] not in self.graph:
+            todo.append(main)
         with self.graph.lock:
-            todo = modules.keys() if names is None else names
-            for name in list(todo):
-                module = modules.get(name)
-                if module is None:
-                    continue
-                if names is None and name in self.graph:
-                    continue
-                path = module_source(module)
-                if path is not None:
+            for name, module in todo:
+                path = module_source(module) if module is not None else None
+                if module is not None and path is not None:
                     self.graph.scan(name, module, path)
 
     # -- planning ----------------------------------------------------------------------
@@ -177,21 +180,19 @@ class Reloader:
         """Return ``(modules to re-run in order, pinned modules that changed, anything to do)``."""
         paths = {os.path.realpath(p) for p in paths}
         self.update_graph()
-        user = self._user_modules()
-        by_path: dict[str, list[str]] = {}
-        for name, module in user.items():
-            path = module_source(module)
-            if path is not None:
-                by_path.setdefault(path, []).append(name)
-        pinned_paths = {module_source(m): n for n, m in self.index.pinned_modules()}
+        index = self.index
+        user: Collection[str] = index.user.keys()
+        main = self._main_alias()
+        if main is not None:
+            user = set(user) | {main[0]}
         changed: set[str] = set()
         pinned: list[str] = []
         rerun_app = False
         for path in paths:
             if path.endswith(".py"):
-                changed.update(by_path.get(path, ()))
-                if path in pinned_paths:
-                    pinned.append(pinned_paths[path])
+                changed.update(index.by_path.get(path, ()))
+                if path in index.pinned_by_path:
+                    pinned.append(index.pinned_by_path[path])
                 if self.home.file and path == self.home.file and self.home.module:
                     changed.add(self.home.module)
             elif _matches(path, TEMPLATE_PATTERNS):
@@ -199,7 +200,7 @@ class Reloader:
         if full or (self.config.strategy == "all" and (changed or rerun_app)):
             targets = set(user)
         else:
-            targets = self.graph.dependents(changed, among=user.keys())
+            targets = self.graph.dependents(changed, among=user)
         if (targets or rerun_app) and self.home.module:
             targets.add(self.home.module)
         order = self.graph.order(targets)
@@ -335,7 +336,7 @@ class Reloader:
         finally:
             self.host.resume()
         rerun = tuple(tx.fresh) or tuple(order)
-        self.update_graph(rerun)
+        self.update_graph()
         self._retry = set()
         self._retry_full = False
         result = ReloadResult(
