@@ -56,7 +56,7 @@ _SSE_HEADERS = [
     ("Cache-Control", "no-cache, no-store"),
     ("X-Accel-Buffering", "no"),  # proxies: do not hold the stream back
 ]
-_RETRY = b"retry: 1000\n"  # ms before the browser reconnects to a server that went away
+_RETRY = b"retry: 500\n"  # ms before the browser reconnects to a server that went away (a restart)
 _KEEPALIVE = b": keep-alive\n\n"
 
 
