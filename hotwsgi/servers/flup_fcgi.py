@@ -138,6 +138,8 @@ def _gateway_classes() -> tuple[type, type]:
 
 def _readable(sock: socket.socket, timeout: float) -> bool:
     """True when ``sock`` has data (or EOF) to read within ``timeout`` seconds."""
+    if not hasattr(select, "poll"):  # Windows
+        return bool(select.select([sock], [], [], timeout)[0])
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(timeout * 1000))
