@@ -47,7 +47,9 @@ def format_user_error(exc: BaseException) -> tuple[str, str]:
     te = traceback.TracebackException.from_exception(exc)
     _strip(te, set())
     text = "".join(te.format())
-    message = "".join(te.format_exception_only()).strip().splitlines()[-1]
+    # The type and the first line of the message: enough to recognise it, one line long.
+    first_line = next((line for line in str(exc).strip().splitlines() if line.strip()), "")
+    message = f"{type(exc).__qualname__}: {first_line}" if first_line else type(exc).__qualname__
     where = None
     if isinstance(exc, SyntaxError) and exc.filename:
         where = f"{relpath(exc.filename)}, line {exc.lineno}"

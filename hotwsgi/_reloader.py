@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any, Protocol
 
 from . import _hooks
-from ._config import STATIC_PATTERNS, TEMPLATE_PATTERNS, Config
+from ._config import TEMPLATE_PATTERNS, Config
 from ._errors import format_user_error, relpath
 from ._escalate import broader_reload_may_fix, restart_reason, run_with_timeout
 from ._graph import ImportGraph, install_import_recorder
@@ -232,10 +232,12 @@ class Reloader:
             if reason is not None and self._restart(reason, changes):
                 return None
             if not anything:
-                static = [p for p in paths if _matches(p, STATIC_PATTERNS)]
+                # CSS, JS and any other watched file that is no module: nothing
+                # re-runs, but open pages may want to refresh.
+                static = sorted(p for p in paths if not p.endswith(".py"))
                 if static:
                     self._notify(self.on_static_change, static)
-                if paths and not static:
+                if paths:
                     logger.debug("hotwsgi: nothing to re-run for %s", ", ".join(map(relpath, changes)))
                 return None
             result, error = self._attempt(order, changes, full, started)

@@ -120,15 +120,23 @@ class Watcher:
             if raw == "stop":
                 return
             if not isinstance(raw, str):  # a batch; otherwise a timeout or a signal
-                paths = {os.path.realpath(p) for _, p in raw if self._filter(os.path.realpath(p))}
+                paths = set()
+                for _, raw_path in raw:
+                    path = os.path.realpath(raw_path)
+                    if self._filter(path):
+                        paths.add(path)
+                    elif os.path.isdir(path) and not os.path.islink(raw_path):
+                        # A new folder: files written into it before the notifier
+                        # started watching it raised no event of their own.
+                        paths.update(self._files(path))
                 if paths:
                     self._callback(paths)
             if any(not os.path.isdir(r) for r in self.roots):
                 return
 
-    def _files(self) -> list[str]:
+    def _files(self, *folders: str) -> list[str]:
         found: list[str] = []
-        for root in self.roots:
+        for root in folders or self.roots:
             for folder, dirs, files in os.walk(root):
                 dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("__pycache__", "node_modules")]
                 found.extend(p for name in files if self._filter(p := os.path.join(folder, name)))

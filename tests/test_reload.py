@@ -283,3 +283,13 @@ def test_old_generation_is_garbage_after_a_reload(project: Project) -> None:
     gc.collect()
     assert old_views() is None
     assert old_app() is None
+
+
+def test_a_multi_line_message_keeps_its_type_in_the_summary(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    project.write("views.py", "raise RuntimeError('first line\\nsecond line')\n")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and result.error is not None
+    assert result.error.startswith("RuntimeError: first line (")

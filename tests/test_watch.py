@@ -111,3 +111,17 @@ def test_a_watched_root_that_does_not_exist_is_reported(tmp_path: Path, caplog) 
     finally:
         mw.close()
     assert os.path.exists(tmp_path)
+
+
+def test_files_written_right_after_their_new_folder_are_seen(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    batches: list[set[str]] = []
+    watcher = Watcher([str(root)], _filter(root), batches.append)
+    try:
+        for i in range(5):
+            write_file(root / f"new{i}" / "deep" / "app.js", "x\n")
+        for i in range(5):
+            target = str(root / f"new{i}" / "deep" / "app.js")
+            wait_for(lambda t=target: any(t in b for b in batches), what=f"{target} to be reported")
+    finally:
+        watcher.stop()
