@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -102,27 +103,38 @@ class Clients:
                 thread.join(15)
 
 
-def versions_seen(answers: list[str]) -> list[int]:
-    """The version numbers in ``"200 version N"`` answers; anything else fails the test."""
-    out = []
-    for answer in answers:
-        status, _, rest = answer.partition(" ")
-        assert status == "200" and rest.startswith("version "), f"bad answer: {answer!r}"
-        out.append(int(rest.split()[1]))
-    return out
+def version_of(answer: str) -> int:
+    """N in a ``"200 ... vN ..."`` or ``"200 version N"`` answer; anything else fails the test."""
+    match = re.match(r"200 (?:version |.*\bv)(\d+)\b", answer)
+    assert match, f"bad answer: {answer!r}"
+    return int(match.group(1))
 
 
-def reload_storm(root: Path, make_client: Callable[[], Client], *, reloads: int = 20) -> Clients:
-    """Run 4 clients while ``version.py`` is saved ``reloads`` times; every save must be seen."""
+def reload_storm(
+    root: Path,
+    make_client: Callable[[], Client],
+    *,
+    reloads: int = 20,
+    save: Callable[[int], None] | None = None,
+) -> Clients:
+    """Run 4 clients while a file is saved ``reloads`` times; every save must be seen.
+
+    ``save(n)`` writes version ``n`` (default: ``version.py`` of :data:`VERSIONED_APP`).
+    Answers must carry the version as ``"version N"`` or ``"vN"``.
+    """
+    save = save or (lambda n: set_version(root, n))
     clients = Clients(make_client, 4)
     with clients.running():
         wait_for(lambda: all(clients.answers), what="every client answered once")
         for n in range(1, reloads + 1):
-            set_version(root, n)
-            wait_for(lambda n=n: clients.latest() == {f"200 version {n}"}, what=f"all clients on version {n}")
+            save(n)
+            wait_for(
+                lambda n=n: {version_of(answer) for answer in clients.latest()} == {n},
+                what=f"all clients on version {n}",
+            )
     assert clients.failures == [], clients.failures[:5]
     for answers in clients.answers:
-        seen = versions_seen(answers)
+        seen = [version_of(answer) for answer in answers]
         # No request failed, and once a client saw a version it never got an older one.
         assert seen == sorted(seen), "a client got an old version after a new one"
         assert seen[-1] == reloads

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers_helpers import VERSIONED_APP, HTTPKeepAlive, reload_storm
+from tests.servers_helpers import HTTPKeepAlive, reload_storm
 from tests.util import ServerProcess, make_project, serve, text_of, wait_for, write_file
 
 pytest.importorskip("cherrypy")
@@ -71,11 +71,18 @@ def test_example_native_app_reloads_in_process(tmp_path: Path) -> None:
         wait_for(lambda: json.loads(server.get("/api/status")[2])["version"] == 2, what="the edited handler")
 
 
-def test_four_clients_through_twenty_reloads(tmp_path: Path) -> None:
-    make_project(tmp_path, VERSIONED_APP)
-    with serve(["serve", "app:app", "--server", "cherrypy", "--port", "0", "--threads", "6"], tmp_path) as server:
+def test_example_four_clients_through_twenty_reloads(tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    original = (root / "greeting.py").read_text()
+
+    def save(n: int) -> None:
+        write_file(root / "greeting.py", original.replace("Hello from", f"Hello v{n} from"), dedent=False)
+
+    save(0)
+    with serve(["serve", "app:app", "--server", "cherrypy", "--port", "0", "--threads", "6"], root) as server:
         url = server.url or ""
-        reload_storm(tmp_path, lambda: HTTPKeepAlive(url))
+        assert server.text("/").startswith("200 Hello v0 from CherryPy")
+        reload_storm(root, lambda: HTTPKeepAlive(url), save=save)
 
 
 def test_autoreloader_switched_on_by_the_user_is_turned_off_and_explained(tmp_path: Path) -> None:

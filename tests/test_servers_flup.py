@@ -103,13 +103,6 @@ def test_serve_and_reload_over_a_unix_socket(tmp_path: Path, short_tmp: Path) ->
     assert not os.path.exists(path), "the socket file was left behind"
 
 
-def test_four_clients_through_twenty_reloads(tmp_path: Path) -> None:
-    make_project(tmp_path, VERSIONED_APP)
-    with serve(["serve", "app:app", "--server", "flup-fcgi", "--port", "0"], tmp_path) as server:
-        address = address_of(server.url or "")
-        reload_storm(tmp_path, lambda: FCGIFetch(address))
-
-
 @pytest.mark.parametrize("size", [0, 10, 65535, 65536, 200_000, 1_000_003])
 def test_request_bodies_of_every_size(tmp_path: Path, size: int) -> None:
     make_project(tmp_path, ECHO_APP)
@@ -363,3 +356,17 @@ def test_a_process_restart_keeps_the_socket(tmp_path: Path, short_tmp: Path, tra
         server.stop()
         assert server.proc.returncode == 0
     assert not os.path.exists(path)
+
+
+def test_example_four_clients_through_twenty_reloads(tmp_path: Path) -> None:
+    root = copy_flup_example(tmp_path)
+    original = (root / "pages.py").read_text()
+
+    def save(n: int) -> None:
+        write_file(root / "pages.py", original.replace("Hello from", f"Hello v{n} from"), dedent=False)
+
+    save(0)
+    with serve(["serve", "app:app", "--server", "flup-fcgi", "--port", "0"], root) as server:
+        address = address_of(server.url or "")
+        assert fcgi_get(address).text.startswith("200 Hello v0 from flup")
+        reload_storm(root, lambda: FCGIFetch(address), save=save)
