@@ -134,8 +134,8 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         gen.active += 1
         conn = Connection(gen, gate if counted else None, receive, send, websocket)
         try:
-            if gen.lifespan.status == "new":
-                await self._lazy_start(gen)
+            if gen.lifespan.status in ("new", "starting"):
+                await self._lazy_start(gen)  # or wait for the start under way
             scope["state"] = gen.lifespan.state.copy()
             await gen.app(scope, conn.receive, conn.send)
         except asyncio.CancelledError:
@@ -219,7 +219,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         """Close the old generation's long-lived connections, wait for its last request, shut it down."""
         try:
             current = self._gen
-            if self._lifespan_used and current.lifespan.status == "new":
+            if self._lifespan_used and current.lifespan.status in ("new", "starting"):
                 # The reload ran on this loop and could not start the new app
                 # before the swap; start it now, still before the old one stops.
                 await self._lazy_start(current)
@@ -237,6 +237,8 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
                         gen.active,
                         gen.number,
                     )
+            async with gen.lifespan.lock:
+                pass  # a startup still under way (the server's first one) finishes first
             await gen.lifespan.shutdown(self.config.drain_timeout)
         except Exception:
             # Nobody awaits this task: say what went wrong here.
@@ -323,6 +325,6 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         if old is None or old.app is not app:
             return
         old.retired = True
-        if old.active or old.lifespan.status == "started":
+        if old.active or old.lifespan.status in ("starting", "started"):
             self._retiring.add(old)
             self._run_on_loop(self._retire(old))

@@ -33,8 +33,8 @@ def _last_line(text: str) -> str:
 class AppLifespan:
     """The lifespan protocol of one app object.
 
-    ``status`` goes ``new`` -> ``started`` | ``unsupported`` | ``failed`` and,
-    after :meth:`shutdown`, ``stopped``.
+    ``status`` goes ``new`` -> ``starting`` -> ``started`` | ``unsupported`` |
+    ``failed`` and, after :meth:`shutdown`, ``stopped``.
     """
 
     def __init__(self, app: Any, state: dict[str, Any] | None = None) -> None:
@@ -81,6 +81,7 @@ class AppLifespan:
         unless ``strict`` (the previous generation did speak lifespan): then
         the exception is a failed startup.
         """
+        self.status = "starting"
         self._to_app = asyncio.Queue()
         self._from_app = asyncio.Queue()
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": self.state}

@@ -408,3 +408,24 @@ def test_download_in_progress_is_not_cut_by_a_reload(tmp_path: Path, server: str
             assert len(first + response.read()) == 10000
         finally:
             conn.close()
+
+
+def test_reload_during_the_servers_own_startup(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    slow_startup = MAIN.replace(
+        '    log(f"startup {settings.TAG}")\n',
+        '    log(f"startup {settings.TAG}")\n'
+        "    here = os.path.dirname(os.path.abspath(__file__))\n"
+        '    while settings.TAG == "A" and not os.path.exists(os.path.join(here, "go.log")):\n'
+        "        await asyncio.sleep(0.01)\n",
+    ).replace("import os\n", "import asyncio\nimport os\n")
+    write_file(root / "main.py", slow_startup)
+    with serve(["serve", "main:app", "--port", "0"], cwd=root) as srv:
+        wait_for(lambda: _events(root) == ["startup A"], what="the first startup to begin")
+        write_file(root / "settings.py", 'TAG = "B"\n')
+        wait_for(lambda: "startup B" in _events(root), what="the reload's startup")
+        assert "shutdown A" not in _events(root)  # generation 0 has not even finished starting
+        (root / "go.log").write_text("")
+        wait_for(lambda: srv.text("/state") == "200 res-B", what="the new generation")
+        wait_for(lambda: "shutdown A" in _events(root), what="generation 0 to shut down once started")
+        assert _events(root) == ["startup A", "startup B", "shutdown A"]
