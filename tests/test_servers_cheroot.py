@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import http.client
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -133,3 +135,20 @@ def test_a_process_restart_keeps_the_port(tmp_path: Path, name: str) -> None:
         set_version(tmp_path, 1)
         wait_for(lambda: server.text("/") == "200 version 1", what="the restarted process on the same port")
         assert "hotwsgi: restarted:" in server.log
+
+
+@pytest.mark.parametrize(
+    ("server", "hidden", "extra"),
+    [("cheroot", "cheroot", "cherrypy"), ("cherrypy", "cherrypy", "cherrypy"), ("flup-fcgi", "flup", "fcgi")],
+)
+def test_missing_server_package_names_the_extra(tmp_path: Path, server: str, hidden: str, extra: str) -> None:
+    make_project(tmp_path, VERSIONED_APP)
+    code = (
+        f"import sys; sys.modules[{hidden!r}] = None; sys.argv = ['hotwsgi', 'serve', 'app:app', "
+        f"'--server', {server!r}, '--port', '0']; from hotwsgi._cli import main; main()"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f'Error: --server {server} needs the "{hidden}" package: pip install "hotwsgi[{extra}]"'
+    ]

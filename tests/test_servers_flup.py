@@ -9,7 +9,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -208,18 +207,6 @@ def test_port_in_use_and_threads_are_one_line(tmp_path: Path) -> None:
             assert "Traceback" not in proc.log
     finally:
         taken.close()
-
-
-def test_missing_flup_names_the_extra(tmp_path: Path) -> None:
-    make_project(tmp_path, VERSIONED_APP)
-    code = (
-        "import sys; sys.modules['flup'] = None; sys.argv = ['hotwsgi', 'serve', 'app:app', "
-        "'--server', 'flup-fcgi', '--port', '0']; from hotwsgi._cli import main; main()"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 1
-    assert 'pip install "hotwsgi[fcgi]"' in proc.stderr
-    assert "Traceback" not in proc.stderr
 
 
 def test_adapter_off_the_main_thread_without_warnings() -> None:
