@@ -174,6 +174,19 @@ def test_nothing_in_this_process_looks_like_a_deployment() -> None:
     assert deployment_in_process() is None
 
 
+def test_in_process_signs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The PyPI package "mod_wsgi" (mod_wsgi-express's installer) has no process_group.
+    installer = types.ModuleType("mod_wsgi")
+    monkeypatch.setitem(sys.modules, "mod_wsgi", installer)
+    assert deployment_in_process() is None
+    installer.process_group = ""  # type: ignore[attr-defined]  # what Apache's embedded module has
+    assert deployment_in_process() == "mod_wsgi"
+    monkeypatch.delitem(sys.modules, "mod_wsgi")
+    # A gunicorn worker without SERVER_SOFTWARE in its environment still has gunicorn's worker loaded.
+    monkeypatch.setitem(sys.modules, "gunicorn.workers.base", types.ModuleType("gunicorn.workers.base"))
+    assert deployment_in_process() == "gunicorn"
+
+
 # -- the middleware in a deployment ----------------------------------------------------------
 
 APP = """
