@@ -178,6 +178,9 @@ def test_every_flag_env_var_and_pyproject_key_is_documented() -> None:
         envvar = f"HOTWSGI_{param.name.upper()}"
         if f"`{envvar}`" not in configuration:
             problems.append(f"{envvar} is missing from docs/configuration.md")
+    for keyword in set(inspect.signature(hotwsgi.HotReloadMiddleware.__init__).parameters) - {"self", "app", "config"}:
+        if f"`{keyword}`" not in configuration:
+            problems.append(f"middleware keyword {keyword} is missing from docs/configuration.md")
     for key in KEYS:
         if f"`{key}`" not in configuration:
             problems.append(f'[tool.hotwsgi] key "{key}" is missing from docs/configuration.md')
