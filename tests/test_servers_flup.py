@@ -249,7 +249,7 @@ FLUP_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "flup_app"
 
 def copy_flup_example(tmp_path: Path) -> Path:
     target = tmp_path / "flup_app"
-    shutil.copytree(FLUP_EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", "tmp"))
+    shutil.copytree(FLUP_EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", "*_temp"))
     return target
 
 
@@ -280,7 +280,6 @@ def free_port() -> int:
 @pytest.mark.parametrize("transport", ["tcp", "uds"])
 def test_example_behind_nginx_with_the_documented_config(tmp_path: Path, short_tmp: Path, transport: str) -> None:
     root = copy_flup_example(tmp_path)
-    (root / "tmp").mkdir()
     if transport == "tcp":
         args = ["--port", "0"]
     else:
