@@ -152,3 +152,21 @@ def test_missing_server_package_names_the_extra(tmp_path: Path, server: str, hid
     assert proc.stderr.strip().splitlines() == [
         f'Error: --server {server} needs the "{hidden}" package: pip install "hotwsgi[{extra}]"'
     ]
+
+
+def test_shutdown_before_serve_forever_returns_at_once() -> None:
+    from hotwsgi.servers.cheroot import Server as CherootServer
+    from hotwsgi.servers.flup_fcgi import Server as FlupServer
+
+    def app(environ: dict, start_response: object) -> list[bytes]:
+        return []
+
+    for server_class in (CherootServer, FlupServer):
+        server = server_class(app, host="127.0.0.1", port=0)
+        server.bind()
+        server.shutdown()
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        thread.join(5)
+        assert not thread.is_alive(), server_class
+        server.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from typing import Any
 
 from ..exceptions import ConfigError
@@ -79,6 +80,8 @@ class Server:
         self.port = port
         self._server: Any = None
         self._socket: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._stop_requested = False
 
     def bind(self) -> tuple[str, int]:
         import cheroot.wsgi
@@ -91,18 +94,24 @@ class Server:
             request_queue_size=128,
             shutdown_timeout=SHUTDOWN_TIMEOUT,
         )
-        # cheroot closes its socket when it stops; hand it a duplicate so the
-        # original stays open for a restart that keeps the listening socket.
-        server.listening = self._socket.dup()
         self._server = server
-        server.prepare()
         address = self._socket.getsockname()
         return address[0], address[1]
 
     def serve_forever(self) -> None:
+        assert self._socket is not None, "call bind() first"
+        with self._lock:
+            if self._stop_requested:
+                return
+            # cheroot closes its socket when it stops; hand it a duplicate so
+            # the original stays open for a restart that keeps the listening socket.
+            self._server.listening = self._socket.dup()
+            self._server.prepare()  # starts the worker threads
         self._server.serve()
 
     def shutdown(self) -> None:
+        with self._lock:
+            self._stop_requested = True
         if self._server is not None:
             self._server.stop()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from typing import Any
 
 from .._deploy import quiet_cherrypy_autoreloader
@@ -28,6 +29,8 @@ EXTRA = "cherrypy"
 __all__ = ("EXTRA", "INTERFACE", "REQUIRES", "Server")
 
 logger = logging.getLogger(__name__)
+
+_hooked = False  # the on_reload callback is registered once per process
 
 
 class Server:
@@ -51,6 +54,8 @@ class Server:
         self._engine: Any = None
         self._stopped = False
         self._started = False
+        self._lock = threading.Lock()
+        self._stop_requested = False
 
     def bind(self) -> tuple[str, int]:
         import cherrypy
@@ -67,8 +72,6 @@ class Server:
         if self.threads is not None:
             httpserver.numthreads = self.threads
         httpserver.shutdown_timeout = max(httpserver.shutdown_timeout or 0, SHUTDOWN_TIMEOUT)
-        httpserver.listening = self._socket.dup()  # cheroot closes its copy on stop
-        httpserver.prepare()
         self._httpserver = httpserver
         self._engine = cherrypy.engine
         address = self._socket.getsockname()
@@ -77,14 +80,24 @@ class Server:
     def serve_forever(self) -> None:
         from .._hooks import on_reload
 
-        engine = self._engine
-        self._started = True
-        engine.start()
-        # A reload re-runs user modules, which may switch it on again.
-        on_reload(_after_reload)
+        global _hooked
+        assert self._socket is not None, "call bind() first"
+        with self._lock:
+            if self._stop_requested:
+                return
+            self._started = True
+            self._engine.start()
+            if not _hooked:
+                _hooked = True
+                # A reload re-runs user modules, which may switch it on again.
+                on_reload(_after_reload)
+            self._httpserver.listening = self._socket.dup()  # cheroot closes its copy on stop
+            self._httpserver.prepare()  # starts the worker threads
         self._httpserver.serve()
 
     def shutdown(self) -> None:
+        with self._lock:
+            self._stop_requested = True
         if self._httpserver is not None:
             self._httpserver.stop()
 
