@@ -13,7 +13,6 @@ it on (``engine.autoreload.on: True``), the log says so and why.
 
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 from typing import Any
@@ -27,8 +26,6 @@ REQUIRES = ("cherrypy", "cheroot")
 EXTRA = "cherrypy"
 
 __all__ = ("EXTRA", "INTERFACE", "REQUIRES", "Server")
-
-logger = logging.getLogger(__name__)
 
 _hooked = False  # the on_reload callback is registered once per process
 
