@@ -93,6 +93,10 @@ class Reloader:
     def start(self) -> None:
         install_import_recorder()
         _hooks.register_reloader(self)
+        _watch_forks()
+        self._start_threads()
+
+    def _start_threads(self) -> None:
         if self.config.watch != ():
             missing = [r for r in self.roots if not os.path.isdir(r)]
             if missing:
@@ -101,6 +105,23 @@ class Reloader:
             if roots:
                 self._watcher = Watcher(roots, self._filter, self.schedule)
         self._start_worker()
+
+    def after_fork_in_child(self) -> None:
+        """Threads do not survive ``fork()`` (gunicorn --preload, uWSGI without lazy-apps):
+        start them again in the child, with fresh locks, since a lock held by a
+        thread of the parent would stay held forever."""
+        if self._stopped.is_set():
+            return
+        self._lock = threading.RLock()
+        self._queue = threading.Condition(threading.Lock())
+        self._worker = None
+        self._watcher = None
+        self.graph.lock = threading.RLock()
+        self.index._lock = threading.Lock()
+        reset = getattr(self.host, "after_fork_in_child", None)
+        if reset is not None:
+            reset()
+        self._start_threads()
 
     def _start_worker(self) -> None:
         with self._queue:
@@ -366,3 +387,21 @@ class Reloader:
             ", ".join(rerun),
         )
         return result, None
+
+
+_fork_hook_installed = False
+
+
+def _watch_forks() -> None:
+    global _fork_hook_installed
+    if not _fork_hook_installed and hasattr(os, "register_at_fork"):
+        _fork_hook_installed = True
+        os.register_at_fork(after_in_child=_restart_after_fork)
+
+
+def _restart_after_fork() -> None:
+    for reloader in list(_hooks._reloaders):
+        try:
+            reloader.after_fork_in_child()
+        except Exception:  # pragma: no cover - never break the forked process
+            logger.exception("hotwsgi: could not restart reloading after fork()")

@@ -242,6 +242,10 @@ class HotReloadMiddleware:
             return self._reloader.run((), full=True)
         return self._reloader.run([os.fspath(p) for p in paths])
 
+    def after_fork_in_child(self) -> None:
+        """A forked child starts with no request in flight and a fresh gate."""
+        self._gate = Gate()
+
     def in_flight(self) -> int:
         """How many requests are running right now (not counting exempt ones)."""
         return self._gate.in_flight()
