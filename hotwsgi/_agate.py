@@ -25,6 +25,7 @@ import asyncio
 import itertools
 import threading
 import time
+from collections.abc import Callable
 
 __all__ = ("AsyncGate",)
 
@@ -120,11 +121,12 @@ class AsyncGate:
             self._left_while_closed.clear()
             self.closed = True
 
-    def drain(self, timeout: float) -> int:
+    def drain(self, timeout: float, give_up: Callable[[], bool] | None = None) -> int:
         """Wait until no counted request is inside; return how many still are.
 
         Blocks the calling thread, so it must not run on a loop that serves
-        the requests it waits for (the caller passes 0 there).
+        the requests it waits for (the caller passes 0 there). ``give_up()``
+        returning True ends the wait early (that loop got blocked meanwhile).
         """
         deadline = time.monotonic() + timeout
         while True:
@@ -133,7 +135,7 @@ class AsyncGate:
             if inside <= 0:
                 return 0
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or (give_up is not None and give_up()):
                 return inside
             # The short wait covers a leave() that raced ahead of the clear().
             self._left_while_closed.wait(min(remaining, 0.05))

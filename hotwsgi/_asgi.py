@@ -18,8 +18,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import sys
 import threading
+import time
+from collections.abc import Iterable
 from typing import Any
 
 from ._aconn import END_GRACE, Connection, Generation
@@ -27,6 +30,7 @@ from ._agate import AsyncGate
 from ._devroutes import MARK as DEV_MARK
 from ._errors import format_user_error
 from ._lifespan import LifespanFailed
+from ._reload import ReloadResult
 from .middleware import HotReloadMiddleware
 from .types import Receive, Scope, Send
 
@@ -50,6 +54,11 @@ def uvicorn_reloader_active() -> bool:
             return bool(getattr(config, "reload", False))
         frame = frame.f_back  # type: ignore[assignment]
     return False
+
+
+def _log_late_failure(future: concurrent.futures.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("hotwsgi: %s; serving without it", future.exception())
 
 
 class ASGIHotReloadMiddleware(HotReloadMiddleware):
@@ -86,6 +95,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         self._loop_thread: int | None = None
         self._lifespan_used = False
         self._reload_blocks_loop = False
+        self._loop_blocked = False  # the loop thread is inside reload()
         self._tasks: set[Any] = set()
         self._base_state: dict[str, Any] = {}
         self._startup_error: str | None = None  # the first generation's, for servers that do not show it
@@ -151,6 +161,21 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         finally:
             conn.leave()
 
+    def reload(self, paths: Iterable[str | os.PathLike[str]] | None = None) -> ReloadResult | None:
+        """Reload now and return the result (see :meth:`HotReloadMiddleware.reload`).
+
+        Called from a request on the server's event loop, it blocks that loop
+        until the reload is done, so it waits for no request and starts the
+        new app's lifespan right after, still before the old one stops.
+        """
+        if not self._on_loop_thread():
+            return super().reload(paths)
+        self._loop_blocked = True
+        try:
+            return super().reload(paths)
+        finally:
+            self._loop_blocked = False
+
     def in_flight(self) -> int:
         """How many requests are running right now (not counting websockets, streams or exempt ones)."""
         return self._agate.in_flight()
@@ -164,7 +189,9 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
 
     async def _start(self, gen: Generation, *, strict: bool) -> None:
         async with gen.lifespan.lock:
-            if gen.lifespan.status == "new":
+            # A start handed over while the loop was busy may come after the
+            # generation was already replaced: then it never starts at all.
+            if gen.lifespan.status == "new" and not gen.retired:
                 self._lifespan_used = True
                 await gen.lifespan.startup(strict=strict)
 
@@ -283,7 +310,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
                     "hotwsgi: reloading on the server's event loop; %d request(s) finish on the old code", running
                 )
             return 0
-        return self._agate.drain(drain_timeout)
+        return self._agate.drain(drain_timeout, give_up=lambda: self._loop_blocked)
 
     def prepare(self, app: Any) -> Any:
         gen = Generation(app, self.generation + 1, dict(self._base_state))
@@ -293,11 +320,23 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
             strict = self._gen.lifespan.status in ("started", "stopped")
             timeout = self.config.hold_timeout
             future = asyncio.run_coroutine_threadsafe(self._start(gen, strict=strict), loop)
-            try:
-                future.result(timeout)
-            except concurrent.futures.TimeoutError:
-                future.cancel()
-                raise LifespanFailed(f"lifespan startup of the new app did not finish within {timeout}s") from None
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    future.result(min(0.05, max(deadline - time.monotonic(), 0)))
+                    break
+                except concurrent.futures.TimeoutError:
+                    if self._loop_blocked:
+                        # reload() called on the loop waits for this reload: the
+                        # startup runs when the loop is free, before any request.
+                        future.add_done_callback(_log_late_failure)
+                        logger.info("hotwsgi: the event loop is busy in reload(); the new app starts right after")
+                        break
+                    if time.monotonic() >= deadline:
+                        future.cancel()
+                        raise LifespanFailed(
+                            f"lifespan startup of the new app did not finish within {timeout}s"
+                        ) from None
         elif self._lifespan_used:
             logger.info("hotwsgi: the new app's lifespan starts with its first request")
         self._next = gen
@@ -325,6 +364,6 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         if old is None or old.app is not app:
             return
         old.retired = True
-        if old.active or old.lifespan.status in ("starting", "started"):
+        if old.active or self._lifespan_used:
             self._retiring.add(old)
             self._run_on_loop(self._retire(old))

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from hotwsgi import HotReloadMiddleware
+from hotwsgi import HotReloadMiddleware, trigger_reload
 from hotwsgi.servers._socket import bind_socket
 from tests.util import http_get, make_project, text_of, wait_for, write_file
 
@@ -60,6 +60,7 @@ def project(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 
 STARLETTE_APP = """
+import asyncio
 import os
 from contextlib import asynccontextmanager
 
@@ -90,26 +91,38 @@ async def state(request):
 
 async def reload_now(request):
     # A reload run on the server's own loop thread must not deadlock.
+    log("reload called")
     result = MIDDLEWARE[0].reload([os.path.join(os.path.dirname(EVENTS), "{prefix}settings.py")])
     return PlainTextResponse(f"reloaded {{result.ok}}")
 
 
+async def reload_later(request):
+    log("in handler")
+    while not os.path.exists(os.path.join(os.path.dirname(EVENTS), "call.log")):
+        await asyncio.sleep(0.01)
+    return await reload_now(request)
+
+
 MIDDLEWARE = []
-app = Starlette(routes=[Route("/", state), Route("/reload", reload_now)], lifespan=lifespan)
+app = Starlette(
+    routes=[Route("/", state), Route("/reload", reload_now), Route("/reload-later", reload_later)], lifespan=lifespan
+)
 """
 
 
 def _events(root: Path) -> list[str]:
+    """The lifespan events logged by the app, in order."""
     path = root / "events.log"
-    return path.read_text().splitlines() if path.exists() else []
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [line for line in lines if line.startswith(("startup", "shutdown"))]
 
 
-def _starlette_project(root: Path, prefix: str) -> HotReloadMiddleware:
+def _starlette_project(root: Path, prefix: str, **options: Any) -> HotReloadMiddleware:
     make_project(
         root,
         {f"{prefix}main.py": STARLETTE_APP.format(prefix=prefix), f"{prefix}settings.py": 'TAG = "A"\n'},
     )
-    middleware = HotReloadMiddleware(f"{prefix}main:app", watch=())
+    middleware = HotReloadMiddleware(f"{prefix}main:app", watch=(), **options)
     sys.modules[f"{prefix}main"].MIDDLEWARE.append(middleware)
     return middleware
 
@@ -294,6 +307,37 @@ def test_reload_drains_requests_but_not_exempt_ones(project: tuple[Path, str]) -
             held.join(10)
             assert answers["slow"] == "200 B"
             assert answers["held"] == "200 C"  # held during the reload, served by the new code
+            assert middleware.generation == 2
+    finally:
+        middleware.close()
+
+
+def test_reload_on_the_loop_while_the_watcher_reload_waits_for_it(project: tuple[Path, str]) -> None:
+    root, prefix = project
+    # Timeouts far beyond the test's own: sitting one out would fail the test.
+    middleware = _starlette_project(root, prefix, hold_timeout=120, drain_timeout=120)
+    settings = root / f"{prefix}settings.py"
+    try:
+        with uvicorn_thread(middleware, lifespan="on") as url:
+            assert text_of(url + "/") == "200 res-A"
+            answer: list[str] = []
+            calling = threading.Thread(target=lambda: answer.append(text_of(url + "/reload-later", timeout=50)))
+            calling.start()
+            wait_for(lambda: "in handler" in (root / "events.log").read_text(), what="the request to start")
+            write_file(settings, 'TAG = "B"\n')
+            trigger_reload([settings])  # hotwsgi's thread: it waits for the request in flight
+            wait_for(lambda: middleware._agate.closed, what="the background reload to wait")
+            # Now the request calls reload() on the event loop, which waits for
+            # the background reload, which waited for the request: neither may
+            # sit out its (huge) timeout.
+            (root / "call.log").write_text("")
+            calling.join(50)
+            assert answer == ["200 reloaded True"]
+            assert text_of(url + "/") == "200 res-B"
+            wait_for(lambda: "shutdown A" in _events(root), what="generation 0 to shut down")
+            # Generation 1 was replaced before the loop was free to start it, so it
+            # never started; generation 2 started before generation 0 stopped.
+            assert _events(root) == ["startup A", "startup B", "shutdown A"]
             assert middleware.generation == 2
     finally:
         middleware.close()
