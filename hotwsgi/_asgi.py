@@ -197,10 +197,14 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
 
     async def _lazy_start(self, gen: Generation) -> None:
         """The server did not run lifespan (or the reload could not): the first request does."""
+        timeout = self.config.hold_timeout
         try:
-            await self._start(gen, strict=False)
+            await asyncio.wait_for(self._start(gen, strict=False), timeout)
         except LifespanFailed as exc:
             logger.error("hotwsgi: %s; serving without it", exc)
+        except asyncio.TimeoutError:
+            # An app that waits for http messages on any scope never answers.
+            logger.error("hotwsgi: the app's lifespan startup did not answer within %ss; serving without it", timeout)
 
     async def _serve_lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._remember_loop()

@@ -341,3 +341,25 @@ def test_reload_on_the_loop_while_the_watcher_reload_waits_for_it(project: tuple
             assert middleware.generation == 2
     finally:
         middleware.close()
+
+
+DEAF_APP = """
+async def app(scope, receive, send):
+    # Waits for an http.request whatever the scope: on lifespan it never answers.
+    while (await receive())["type"] != "http.request":
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"deaf"})
+"""
+
+
+def test_app_that_never_answers_lifespan_is_served_anyway(project: tuple[Path, str]) -> None:
+    root, prefix = project
+    make_project(root, {f"{prefix}deaf.py": DEAF_APP})
+    middleware = HotReloadMiddleware(f"{prefix}deaf:app", watch=(), hold_timeout=0.2)
+    try:
+        with uvicorn_thread(middleware, lifespan="off") as url:
+            assert text_of(url + "/") == "200 deaf"
+            assert text_of(url + "/") == "200 deaf"
+    finally:
+        middleware.close()
