@@ -228,6 +228,7 @@ def run_contender(
     modules: int = 50,
     seed: int = 5,
     syntax: bool = True,
+    deadline: float = 20.0,
     workdir: str,
 ) -> dict[str, Any]:
     """Edits, background clients and a broken save against one contender; a JSON-able dict."""
@@ -262,7 +263,7 @@ def run_contender(
             version += 1
             appgen.set_version(app["views"], version)
             t0 = time.perf_counter()
-            took = wait_version(port, version, t0, 30.0, proc, versions)
+            took = wait_version(port, version, t0, deadline, proc, versions)
             if took is None:
                 missed += 1
                 if proc.poll() is not None:
@@ -277,7 +278,7 @@ def run_contender(
         result["missed_edits"] = missed
         result["during_edits"] = background.stats.get("edits", {})
         if syntax and proc.poll() is None:
-            result["syntax"] = _syntax_phase(proc, port, app, version, background, versions)
+            result["syntax"] = _syntax_phase(proc, port, app, version, background, versions, deadline)
         background.close()
         background = None
         result["alive_at_end"] = proc.poll() is None
@@ -291,7 +292,7 @@ def run_contender(
 
 
 def _syntax_phase(proc: subprocess.Popen[Any], port: int, app: dict[str, str], version: int,
-                  background: Background, versions: Versions) -> dict[str, Any]:
+                  background: Background, versions: Versions, deadline: float) -> dict[str, Any]:
     time.sleep(0.5)
     background.phase = "broken"
     appgen.break_views(app["views"])
@@ -317,10 +318,10 @@ def _syntax_phase(proc: subprocess.Popen[Any], port: int, app: dict[str, str], v
     if proc.poll() is not None:
         took, note = None, "server exited"
     else:
-        took = wait_version(port, fixed, t1, 30.0, proc, versions)
+        took = wait_version(port, fixed, t1, deadline, proc, versions)
         note = None
         if took is None:
-            note = "server exited" if proc.poll() is not None else "not within 30 s"
+            note = "server exited" if proc.poll() is not None else f"not within {deadline:.0f} s"
     # Requests sent while broken may still be waiting (in a backlog); give them their timeout to finish.
     time.sleep(0.2)
     deadline = time.monotonic() + background.timeout + 1

@@ -263,6 +263,8 @@ def latency_section(results: dict[str, Any]) -> list[str]:
                 continue
             lat = run.get("latency_ms", {})
             seen = f"{lat.get('n', 0)}/{lat.get('n', 0) + run.get('missed_edits', 0)}"
+            if run.get("missed_edits"):
+                seen += f" ({run['missed_edits']} not seen within {results['latency'].get('deadline_s', '?')} s)"
             if run.get("died"):
                 seen += " (server died)"
             if run["key"] in HOT_FOR.values():

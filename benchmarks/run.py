@@ -46,13 +46,15 @@ PACKAGES = ("hotwsgi", "flask", "gunicorn", "httptools", "hupper", "starlette", 
             "werkzeug")
 
 PROFILES: dict[str, dict[str, Any]] = {
-    "full": {"edits": 8, "spacing": 2.0, "jitter": 1.0, "heavy": [1000, 0], "storm": 300, "storm_clients": 4,
+    "full": {"edits": 8, "spacing": 2.0, "jitter": 1.0, "deadline": 20.0, "heavy": [1000, 0],
+             "storm": 300, "storm_clients": 4,
              "ovh_calls": 200_000, "ovh_repeats": 9, "tput_seconds": 2, "tput_rounds": 12,
              "sizes": [20, 200, 2000], "scale_reloads": 30, "memory": [0, 100, 1000]},
-    "quick": {"edits": 3, "spacing": 1.0, "jitter": 0.4, "heavy": [1000], "storm": 100, "storm_clients": 3,
+    "quick": {"edits": 3, "spacing": 0.8, "jitter": 0.4, "deadline": 10.0, "heavy": [1000],
+              "storm": 100, "storm_clients": 3,
               "ovh_calls": 50_000, "ovh_repeats": 5, "tput_seconds": 1, "tput_rounds": 3,
               "sizes": [20, 200, 2000], "scale_reloads": 10, "memory": [0, 100, 1000]},
-    "smoke": {"edits": 1, "spacing": 0.3, "jitter": 0.1, "heavy": [0], "storm": 5, "storm_clients": 2,
+    "smoke": {"edits": 1, "spacing": 0.3, "jitter": 0.1, "deadline": 10.0, "heavy": [0], "storm": 5, "storm_clients": 2,
               "ovh_calls": 2_000, "ovh_repeats": 2, "tput_seconds": 1, "tput_rounds": 1,
               "sizes": [20], "scale_reloads": 2, "memory": [0, 5]},
 }
@@ -142,6 +144,7 @@ def part_latency(args: argparse.Namespace, p: dict[str, Any], python: str, workd
             log(f"latency: {contender.label}, heavy import {heavy} ms, {p['edits']} edits")
             run = reload_bench.run_contender(contender, python=python, heavy_ms=heavy, edits=p["edits"],
                                              spacing=p["spacing"], jitter=p["jitter"], seed=args.seed,
+                                             deadline=p["deadline"],
                                              workdir=workdir)
             if run.get("available"):
                 lat = run["latency_ms"]
@@ -149,7 +152,7 @@ def part_latency(args: argparse.Namespace, p: dict[str, Any], python: str, workd
                     f"background {run['during_edits']}, syntax {run.get('syntax', {}).get('at_1_5s')}")
             runs.append(run)
     return {"heavy": p["heavy"], "edits": p["edits"], "spacing_s": p["spacing"], "jitter_s": p["jitter"],
-            "runs": runs}
+            "deadline_s": p["deadline"], "runs": runs}
 
 
 def part_overhead(p: dict[str, Any], python: str) -> dict[str, Any]:
