@@ -81,6 +81,13 @@ def cli() -> None:
 @click.option("--reload-exclude", multiple=True, help="Glob to ignore, like 'migrations/*' (repeatable).")
 @click.option("--no-reload", is_flag=True, help="Serve without reloading.")
 @click.option(
+    "--reload",
+    "reload_flag",
+    is_flag=True,
+    allow_from_autoenv=False,
+    help="Reload on changes (the default; accepted as uvicorn spells it).",
+)
+@click.option(
     "--reload-mode",
     default="hot",
     show_default=True,
@@ -132,6 +139,7 @@ def serve_command(
     reload_include: tuple[str, ...],
     reload_exclude: tuple[str, ...],
     no_reload: bool,
+    reload_flag: bool,
     reload_mode: str,
     strategy: str,
     reload_timeout: float,
@@ -146,6 +154,9 @@ def serve_command(
     from [tool.hotwsgi] in pyproject.toml; flags win over both.
     """
     _setup_logging(log_level)
+    if reload_flag and no_reload:
+        click.echo("Error: --reload and --no-reload contradict each other; pick one", err=True)
+        sys.exit(1)
     if not app:
         click.echo(
             'Error: no APP given: pass one like "myapp:app", or set app = "myapp:app" in [tool.hotwsgi]', err=True

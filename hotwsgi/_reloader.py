@@ -34,7 +34,13 @@ logger = logging.getLogger(__name__)
 
 
 class Host(Protocol):
-    """What the engine needs from a middleware."""
+    """What the engine needs from a middleware.
+
+    ``pause``, ``swap``, ``resume`` and ``retire`` are called on the thread
+    running the reload (hotwsgi's worker, or whoever called ``reload()``);
+    ``prepare`` runs inside the transaction, on the short-lived import thread
+    (``hotwsgi-import``) that a hung import can be abandoned on.
+    """
 
     def pause(self, drain_timeout: float) -> int:
         """Hold new requests and wait for in-flight ones; return how many are still running."""
@@ -304,7 +310,7 @@ class Reloader:
         still_running = self.host.pause(self.config.drain_timeout)
         if still_running:
             logger.warning(
-                "hotwsgi: %d request(s) still running after drain_timeout=%ss; reloading anyway "
+                "hotwsgi: %d request(s) still running (drain_timeout=%ss); reloading anyway "
                 "(they finish on the old code)",
                 still_running,
                 self.config.drain_timeout,

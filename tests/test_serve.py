@@ -275,3 +275,10 @@ def test_log_level_warning_hides_the_reload_lines_but_not_failures(app_dir: Path
         write_file(app_dir / "views.py", "def index(:\n")
         wait_for(lambda: "reload failed" in server.log, what="the failure")
         assert "-> generation" not in server.log
+
+
+def test_reload_flag_as_uvicorn_spells_it(app_dir: Path) -> None:
+    with serve(["serve", "web:app", "--reload", "--port", "0"], cwd=app_dir) as server:
+        assert "reloading on" in server.log
+    code, out = _run_cli(["serve", "web:app", "--reload", "--no-reload"], app_dir)
+    _assert_short_error(code, out, "contradict")
