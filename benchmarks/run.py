@@ -319,4 +319,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        bench_common.kill_all()
+        log("interrupted: every process this run started has been stopped")
+        sys.exit(130)
