@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import re
 import shutil
 import subprocess
 import tempfile
@@ -288,7 +289,21 @@ def run_contender(
             background.close()
         if proc is not None:
             stop(proc)
+        if contender.hot and result.get("available"):
+            result["reload_log_ms"] = summary(_logged_reloads(log_path))
         shutil.rmtree(root, ignore_errors=True)
+
+
+_RELOAD_LINE = re.compile(r"-> generation \d+ in ([\d.]+) ms")
+
+
+def _logged_reloads(log_path: str) -> list[float]:
+    """The reload durations hotwsgi printed (from the change batch to the swap)."""
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            return [float(m.group(1)) for m in _RELOAD_LINE.finditer(f.read())]
+    except OSError:
+        return []
 
 
 def _syntax_phase(proc: subprocess.Popen[Any], port: int, app: dict[str, str], version: int,

@@ -64,10 +64,11 @@ def test_benchmark_smoke_run(tmp_path: Path) -> None:
 
     latency = _table_rows(markdown, "### 1. Edit-to-new-response latency")
     assert len(latency) == 1, latency
-    name, heavy, ratio, _, median, *_rest, seen = latency[0]
+    name, heavy, ratio, _, median, _p90, _max, seen, reload_ms = latency[0]
     assert name.startswith("hotwsgi serve (WSGI")
     assert heavy == "0 ms" and ratio == "1 (reference)" and seen == "1/1"
     assert re.fullmatch(r"[\d.]+ (ms|s)", median), median
+    assert re.fullmatch(r"[\d.]+ ms", reload_ms), reload_ms
 
     requests = _table_rows(markdown, "### 2. Requests during reloads")
     assert requests and all(int(row[2]) > 0 for row in requests), requests
