@@ -4,7 +4,9 @@ Run as a script (a fresh interpreter); prints one JSON line. Usage:
     python overhead.py CALLS REPEATS
 
 Variants are timed interleaved (bare, off, on, bare, off, on, ...) so drift hits
-all of them alike; each figure is the median over the repeats of ns per call.
+all of them alike; each figure is the median over the repeats of ns per call,
+and each cost over bare the median of the per-repeat differences; the best
+(minimum) of each variant is kept too.
 "on" has reloading on with a live watcher on the app's folder; "off" is
 ``enabled=False``. Two WSGI bodies: a list (the middleware lets go at once) and
 an iterable with ``close()`` like Flask's responses (the middleware wraps it and
@@ -119,14 +121,23 @@ async def _time_asgi(app: Any, calls: int) -> float:
     return (time.perf_counter_ns() - t) / calls
 
 
-def interleaved(variants: dict[str, Any], repeats: int, run: Any) -> dict[str, float]:
+def interleaved(variants: dict[str, Any], repeats: int, run: Any) -> dict[str, Any]:
     samples: dict[str, list[float]] = {k: [] for k in variants}
     for app in variants.values():  # warm-up
         run(app)
     for _ in range(repeats):
         for name, app in variants.items():
             samples[name].append(run(app))
-    return {k: statistics.median(v) for k, v in samples.items()}
+    out: dict[str, Any] = {k: statistics.median(v) for k, v in samples.items()}
+    out["min"] = {k: min(v) for k, v in samples.items()}
+    # Differences taken repeat by repeat (the variants ran back to back), then the median:
+    # the machine's speed drifts (other tenants, frequency), a pair sees the same state.
+    for name in variants:
+        if name != "bare":
+            diffs = [x - b for x, b in zip(samples[name], samples["bare"], strict=True)]
+            out[f"{name}_minus_bare"] = statistics.median(diffs)
+    out["samples"] = {k: [round(x, 1) for x in v] for k, v in samples.items()}
+    return out
 
 
 def main() -> None:

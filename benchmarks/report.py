@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from reload_bench import CONTENDERS, HOT_FOR
@@ -32,6 +33,7 @@ def _s_or_ms(value: float | None) -> str:
 
 
 def _verdict(ok: bool | None) -> str:
+    """Bold met/missed; the few rows that cannot be judged say "n/a" or "inconclusive" instead."""
     return "n/a" if ok is None else ("**met**" if ok else "**missed**")
 
 
@@ -143,14 +145,14 @@ def targets_section(results: dict[str, Any]) -> list[str]:
         for body in ("wsgi_list", "wsgi_iter"):
             data = ovh.get(body)
             if data:
-                cost = data["on"] - data["bare"]
+                cost = _cost(data, "on")
                 what = "list body" if body == "wsgi_list" else "iterable body with close(), like Flask's"
                 rows.append((f"WSGI per-call cost, reloading on, < {WSGI_NS / 1000:.0f} µs ({what})",
-                             f"{cost:.0f} ns", _verdict(cost < WSGI_NS)))
+                             f"{cost:.0f} ns{_best(data)}", _verdict(cost < WSGI_NS)))
         data = ovh.get("asgi")
         if data:
-            cost = data["on"] - data["bare"]
-            rows.append((f"ASGI per-call cost, reloading on, < {ASGI_NS / 1000:.0f} µs", f"{cost:.0f} ns",
+            cost = _cost(data, "on")
+            rows.append((f"ASGI per-call cost, reloading on, < {ASGI_NS / 1000:.0f} µs", f"{cost:.0f} ns{_best(data)}",
                          _verdict(cost < ASGI_NS)))
         else:
             rows.append((f"ASGI per-call cost, reloading on, < {ASGI_NS / 1000:.0f} µs",
@@ -167,17 +169,21 @@ def targets_section(results: dict[str, Any]) -> list[str]:
                 rows.append((label, f"not available ({row.get('error', 'no data')})", "n/a"))
             else:
                 cpu = _cpu_delta(row)
-                text = (f"{delta:+.1f} % req/s (median of {len(_paired(row))} back-to-back pairs, middle half "
-                        f"{_spread(row)})")
+                text = f"{delta:+.1f} % req/s ({len(_paired(row))} back-to-back pairs, {_ci_text(_paired(row))})"
                 if cpu is not None:
-                    text += f"; server CPU per request {cpu:+.1f} %"
-                if _noisy(row) and cpu is not None:
-                    # req/s swings more than the 3 % being judged: judge by CPU per request, say so.
-                    text += "; req/s too noisy on this machine, judged by CPU per request"
-                    ok = cpu <= THROUGHPUT_PCT
+                    text += f"; server CPU per request {cpu:+.1f} % ({_ci_text(_cpu_paired(row))})"
+                by_rps = _judge(_paired(row), worse_if_below=True)
+                by_cpu = _judge(_cpu_paired(row), worse_if_below=False)
+                if by_rps is not None:
+                    verdict = _verdict(by_rps)
+                elif by_cpu is not None:
+                    # req/s is too noisy here to tell; CPU per request is steadier: judge by it, say so.
+                    text += "; req/s too noisy on this machine to tell, judged by CPU per request"
+                    verdict = _verdict(by_cpu)
                 else:
-                    ok = delta >= -THROUGHPUT_PCT
-                rows.append((label, text, _verdict(ok)))
+                    text += "; the noise of this machine is larger than the 3 % being judged"
+                    verdict = "inconclusive"
+                rows.append((label, text, verdict))
     mem = results.get("memory")
     if mem and mem.get("rows"):
         mrows = mem["rows"]
@@ -203,6 +209,19 @@ def targets_section(results: dict[str, Any]) -> list[str]:
     return out
 
 
+def _cost(data: dict[str, Any], variant: str) -> float:
+    """ns per call over the bare app: median of per-repeat differences (older results: of medians)."""
+    paired = data.get(f"{variant}_minus_bare")
+    return float(paired) if paired is not None else float(data[variant] - data["bare"])
+
+
+def _best(data: dict[str, Any]) -> str:
+    best = data.get("min")
+    if not best:
+        return ""
+    return f" (median of repeats; best repeat of each: {best['on'] - best['bare']:+.0f} ns)"
+
+
 def _paired(row: dict[str, Any]) -> list[float]:
     """Per-round differences in % (with middleware vs bare, measured back to back)."""
     samples = row.get("samples") or {}
@@ -210,20 +229,46 @@ def _paired(row: dict[str, Any]) -> list[float]:
     return sorted((o - b) / b * 100 for b, o in zip(bare, on, strict=True))
 
 
-def _cpu_delta(row: dict[str, Any]) -> float | None:
+def _cpu_paired(row: dict[str, Any]) -> list[float]:
     cpu = row.get("cpu_us_per_request") or {}
     bare, on = cpu.get("bare") or [], cpu.get("on") or []
-    if not bare or not on:
+    if len(bare) != len(on):
+        return []
+    return sorted((o - b) / b * 100 for b, o in zip(bare, on, strict=True))
+
+
+def _cpu_delta(row: dict[str, Any]) -> float | None:
+    """Median of the per-round differences of server CPU per request, in %."""
+    paired = _cpu_paired(row)
+    return _med(paired) if paired else None
+
+
+def median_ci(values: list[float]) -> tuple[float, float] | None:
+    """A distribution-free ~95 % confidence interval of the median (order statistics, sign test)."""
+    data = sorted(values)
+    n = len(data)
+    k = int(n / 2 - 1.96 * math.sqrt(n) / 2)
+    if n < 6 or k < 0:
         return None
-    return (_med(on) - _med(bare)) / _med(bare) * 100
+    return data[k], data[n - 1 - k]
 
 
-def _noisy(row: dict[str, Any]) -> bool:
-    """True when the middle half of the paired differences is wider than the 3 % being judged."""
-    paired = _paired(row)
-    if len(paired) < 4:
+def _judge(paired: list[float], *, worse_if_below: bool) -> bool | None:
+    """True (met) / False (missed) when the median's CI is on one side of the 3 % line, else None."""
+    ci = median_ci(paired)
+    if ci is None:
+        return None
+    lo, hi = ci if worse_if_below else (-ci[1], -ci[0])
+    if lo >= -THROUGHPUT_PCT:
         return True
-    return paired[(3 * len(paired)) // 4] - paired[len(paired) // 4] > 2 * THROUGHPUT_PCT
+    if hi < -THROUGHPUT_PCT:
+        return False
+    return None
+
+
+def _ci_text(paired: list[float]) -> str:
+    ci = median_ci(paired)
+    return f"95 % CI {ci[0]:+.1f} to {ci[1]:+.1f} %" if ci else "too few rounds for a CI"
 
 
 def _delta(row: dict[str, Any]) -> float | None:
@@ -232,8 +277,8 @@ def _delta(row: dict[str, Any]) -> float | None:
     return _med(paired) if paired else None
 
 
-def _spread(row: dict[str, Any]) -> str:
-    paired = _paired(row)
+def _spread(row: dict[str, Any], *, cpu: bool = False) -> str:
+    paired = _cpu_paired(row) if cpu else _paired(row)
     if len(paired) < 4:
         return ", ".join(f"{x:+.0f}" for x in paired) + " %"
     q1, q3 = paired[len(paired) // 4], paired[(3 * len(paired)) // 4]
@@ -341,11 +386,11 @@ def overhead_section(results: dict[str, Any]) -> list[str]:
             out.append(f"| {name} | not available: {ovh.get(key + '_error', '?')} | | | | |")
             continue
         out.append(f"| {name} | {d['bare']:.0f} ns | {d['off']:.0f} ns | {d['on']:.0f} ns | "
-                   f"{d['on'] - d['bare']:+.0f} ns | {d['off'] - d['bare']:+.0f} ns |")
+                   f"{_cost(d, 'on'):+.0f} ns | {_cost(d, 'off'):+.0f} ns |")
     tput = results.get("throughput")
     pinned = " (wrk on CPU 0, server on CPU 1)" if (tput or {}).get("pinned") else ""
     out += ["", f"| server{pinned}, wrk -t1 -c8 | bare app req/s | with middleware req/s | difference | "
-            "difference per round (middle half) | server CPU µs per request (bare → on) |",
+            "difference (median of pairs, 95 % CI) | server CPU µs per request (bare → on) |",
             "|---|---|---|---|---|---|"]
     if not tput or not tput.get("available"):
         out.append(f"| not run: {(tput or {}).get('error', 'skipped')} | | | | | |")
@@ -357,10 +402,12 @@ def overhead_section(results: dict[str, Any]) -> list[str]:
             continue
         s = row["samples"]
         cpu = row.get("cpu_us_per_request") or {}
-        cpu_text = (f"{_med(cpu['bare']):.0f} → {_med(cpu['on']):.0f} ({_cpu_delta(row):+.1f} %)"
-                    if cpu.get("bare") and cpu.get("on") else "–")
-        out.append(f"| {server} | {_med(s['bare']):.0f} | {_med(s['on']):.0f} | {delta:+.1f} % | {_spread(row)} | "
-                   f"{cpu_text} |")
+        cpu_delta = _cpu_delta(row)
+        cpu_text = (f"{_med(cpu['bare']):.0f} → {_med(cpu['on']):.0f} ({cpu_delta:+.1f} %, "
+                    f"{_ci_text(_cpu_paired(row))})" if cpu.get("bare") and cpu.get("on") and cpu_delta is not None
+                    else "–")
+        out.append(f"| {server} | {_med(s['bare']):.0f} | {_med(s['on']):.0f} | {delta:+.1f} % | "
+                   f"{_ci_text(_paired(row))} | {cpu_text} |")
     return out
 
 

@@ -48,7 +48,7 @@ PACKAGES = ("hotwsgi", "flask", "gunicorn", "httptools", "hupper", "starlette", 
 PROFILES: dict[str, dict[str, Any]] = {
     "full": {"edits": 8, "spacing": 2.0, "jitter": 1.0, "deadline": 20.0, "heavy": [1000, 0],
              "storm": 300, "storm_clients": 4,
-             "ovh_calls": 200_000, "ovh_repeats": 9, "tput_seconds": 2, "tput_rounds": 12,
+             "ovh_calls": 100_000, "ovh_repeats": 15, "tput_seconds": 2, "tput_rounds": 20,
              "sizes": [20, 200, 2000], "scale_reloads": 30, "memory": [0, 100, 1000]},
     "quick": {"edits": 3, "spacing": 0.8, "jitter": 0.4, "deadline": 10.0, "heavy": [1000],
               "storm": 100, "storm_clients": 3,
