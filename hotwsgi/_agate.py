@@ -22,10 +22,11 @@ request inside, even when the GIL switches threads between the two steps.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import threading
 import time
 from collections.abc import Callable
+
+from ._gate import Counters
 
 __all__ = ("AsyncGate",)
 
@@ -35,13 +36,11 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-class AsyncGate:
+class AsyncGate(Counters):
     """Hold asyncio requests while a reload runs; drain the ones inside."""
 
     def __init__(self) -> None:
-        self._entered = itertools.count()
-        self._left = itertools.count()
-        self.closed = False
+        super().__init__()
         self._lock = threading.Lock()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._left_while_closed = threading.Event()
@@ -104,17 +103,6 @@ class AsyncGate:
             self._left_while_closed.set()
 
     # -- reload side (worker thread) ------------------------------------------------
-    def _inside(self) -> int:
-        # Drawing from each counter advances it; one draw from each keeps the
-        # difference right.
-        entered = next(self._entered)
-        left = next(self._left)
-        return entered - left
-
-    def in_flight(self) -> int:
-        """How many counted requests are inside now."""
-        return self._inside()
-
     def close(self) -> None:
         """Make new requests wait."""
         with self._lock:

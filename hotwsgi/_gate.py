@@ -18,14 +18,34 @@ import itertools
 import threading
 import time
 
-__all__ = ("Gate",)
+__all__ = ("Counters", "Gate")
 
 
-class Gate:
+class Counters:
+    """The counting both gates share: requests in, requests out, and a closed flag."""
+
     def __init__(self) -> None:
         self._entered = itertools.count()
         self._left = itertools.count()
         self.closed = False
+
+    def _inside(self) -> int:
+        # Drawing from each counter advances it; one draw from each keeps the
+        # difference right.
+        entered = next(self._entered)
+        left = next(self._left)
+        return entered - left
+
+    def in_flight(self) -> int:
+        """How many counted requests are inside now."""
+        return self._inside()
+
+
+class Gate(Counters):
+    """Hold threaded requests while a reload runs; drain the ones inside."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self._open = threading.Event()
         self._open.set()
         self._drained = threading.Condition(threading.Lock())
@@ -68,15 +88,6 @@ class Gate:
         return self._open.wait(hold_timeout)
 
     # -- reload side ------------------------------------------------------------
-    def _inside(self) -> int:
-        # Drawing from each counter advances it; keep the books balanced.
-        entered = next(self._entered)
-        left = next(self._left)
-        return entered - left
-
-    def in_flight(self) -> int:
-        return self._inside()
-
     def close(self) -> None:
         self._open.clear()
         self.closed = True
