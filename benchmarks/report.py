@@ -180,6 +180,9 @@ def targets_section(results: dict[str, Any]) -> list[str]:
                     # req/s is too noisy here to tell; CPU per request is steadier: judge by it, say so.
                     text += "; req/s too noisy on this machine to tell, judged by CPU per request"
                     verdict = _verdict(by_cpu)
+                elif median_ci(_paired(row)) is None:
+                    text += "; too few rounds to judge (a full run makes 20)"
+                    verdict = "inconclusive"
                 else:
                     text += "; the noise of this machine is larger than the 3 % being judged"
                     verdict = "inconclusive"
