@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import os
+import queue
 import re
 import threading
 from collections.abc import Callable, Iterable
@@ -12,7 +13,7 @@ from typing import Any
 
 from ._config import Config
 
-__all__ = ("Outcome", "broader_reload_may_fix", "restart_reason", "run_with_timeout")
+__all__ = ("ImportRunner", "Outcome", "broader_reload_may_fix", "restart_reason")
 
 #: Files whose change no in-process reload can apply: the process must restart.
 RESTART_PATTERNS = ("pyproject.toml", ".env", ".env.*", "*.so", "*.pyd")
@@ -53,25 +54,48 @@ class Outcome:
     thread: threading.Thread | None = None
 
 
-def run_with_timeout(work: Callable[[], Any], timeout: float, *, on_timeout: Callable[[], None]) -> Outcome:
-    """Run ``work()`` on a fresh thread and wait at most ``timeout`` seconds.
+class ImportRunner:
+    """Runs each reload's module code on a long-lived thread, and gives up on it after a timeout.
 
-    A module whose import never returns cannot be stopped from outside; on a
-    timeout ``on_timeout()`` disowns its work (the transaction rolls back and
-    refuses to go on when the thread wakes up) and the caller moves on.
+    A module whose import never returns cannot be stopped from outside. On a
+    timeout ``on_timeout()`` disowns the work (the transaction rolls back and
+    refuses to go on when the thread wakes up), the stuck thread is renamed
+    ``hotwsgi-import-abandoned`` and left to finish, and the next reload gets
+    a new thread. Reusing one thread keeps a thread start off every reload.
     """
-    outcome = Outcome()
 
-    def target() -> None:
-        try:
-            outcome.value = work()
-        except BaseException as exc:
-            outcome.error = exc
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Outcome, threading.Event] | None] | None = None
 
-    thread = threading.Thread(target=target, name="hotwsgi-import", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
+    def _serve(self, jobs: queue.SimpleQueue[tuple[Callable[[], Any], Outcome, threading.Event] | None]) -> None:
+        while (job := jobs.get()) is not None:
+            work, outcome, done = job
+            try:
+                outcome.value = work()
+            except BaseException as exc:
+                outcome.error = exc
+            finally:
+                del work
+                done.set()
+
+    def run(self, work: Callable[[], Any], timeout: float, *, on_timeout: Callable[[], None]) -> Outcome:
+        if self._thread is None or not self._thread.is_alive() or self._jobs is None:
+            self._jobs = queue.SimpleQueue()
+            self._thread = threading.Thread(target=self._serve, args=(self._jobs,), name="hotwsgi-import", daemon=True)
+            self._thread.start()
+        outcome = Outcome()
+        done = threading.Event()
+        self._jobs.put((work, outcome, done))
+        del work
+        if done.wait(timeout):
+            return outcome
         on_timeout()
-        return Outcome(timed_out=True, thread=thread)
-    return outcome
+        stuck, jobs = self._thread, self._jobs
+        stuck.name = "hotwsgi-import-abandoned"
+        jobs.put(None)  # let it end once its import returns, if ever
+        self._thread = self._jobs = None
+        return Outcome(timed_out=True, thread=stuck)
+
+    def after_fork_in_child(self) -> None:
+        self._thread = self._jobs = None

@@ -118,12 +118,24 @@ class ModuleIndex:
         elif verdict == 2 and self.pinned_by_path.get(path or "") == name:
             del self.pinned_by_path[path or ""]
 
-    def refresh(self) -> None:
-        """Catch up with modules imported, re-run or removed since the last call."""
+    def refresh(self, names: Iterable[str] | None = None) -> None:
+        """Catch up with modules imported, re-run or removed since the last call.
+
+        With ``names``, look at those entries only (what a reload just imported).
+        """
         with self._lock:
             verdicts = self._verdicts
             modules = sys.modules
-            for name, module in list(modules.items()):
+            if names is not None:
+                for name in names:
+                    if name not in modules and name in verdicts:
+                        _, verdict, path = verdicts.pop(name)
+                        self._forget(name, verdict, path)
+                        self._new.discard(name)
+                items = [(n, m) for n in names if (m := modules.get(n)) is not None]
+            else:
+                items = list(modules.items())
+            for name, module in items:
                 cached = verdicts.get(name)
                 if cached is not None:
                     if cached[0] is module:
@@ -137,7 +149,7 @@ class ModuleIndex:
                     self._new.add(name)
                 elif verdict == 2:
                     self.pinned_by_path[path or ""] = name
-            if len(verdicts) != len(modules):
+            if names is None and len(verdicts) != len(modules):
                 for name in verdicts.keys() - modules.keys():
                     _, verdict, path = verdicts.pop(name)
                     self._forget(name, verdict, path)

@@ -128,6 +128,7 @@ class _FreshFinder:
                     break
         if spec is None:
             return None
+        tx.loaded.add(fullname)
         loader = spec.loader
         origin = spec.origin
         if (
@@ -171,6 +172,7 @@ class Transaction:
         self.claimable: dict[str, Any] = {}
         self.captured: dict[str, list[Any]] = {}
         self._snapshot: dict[str, Any] = {}
+        self.loaded: set[str] = set()  # every module imported while the transaction ran
         self.running: list[str] = []  # modules executing right now, innermost last
         self.abandoned = False
         self._finder: _FreshFinder | None = None

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from . import _hooks
 from ._config import TEMPLATE_PATTERNS, Config
 from ._errors import format_user_error, relpath
-from ._escalate import broader_reload_may_fix, restart_reason, run_with_timeout
+from ._escalate import ImportRunner, broader_reload_may_fix, restart_reason
 from ._graph import ImportGraph, install_import_recorder
 from ._home import AppHome
 from ._modules import ModuleIndex, module_source
@@ -84,6 +84,7 @@ class Reloader:
         self.restart_handler: Callable[[str], None] | None = None
         # A reload thread stuck in module code that never returned, and its module.
         self._stuck: tuple[threading.Thread, str] | None = None
+        self._imports = ImportRunner()
         self._lock = threading.RLock()  # one reload at a time
         self._queue = threading.Condition(threading.Lock())
         self._pending: set[str] = set()
@@ -122,6 +123,7 @@ class Reloader:
         self._queue = threading.Condition(threading.Lock())
         self._worker = None
         self._watcher = None
+        self._imports.after_fork_in_child()
         self.graph.lock = threading.RLock()
         self.index._lock = threading.Lock()
         reset = getattr(self.host, "after_fork_in_child", None)
@@ -184,11 +186,14 @@ class Reloader:
                 return alias, main
         return None
 
-    def update_graph(self) -> None:
+    def update_graph(self, names: Iterable[str] | None = None) -> None:
         """Scan the imports of user modules that are new or were re-run since the last call,
         and of any user module the graph does not know yet."""
         index = self.index
-        index.refresh()
+        if names is None:
+            index.refresh()
+        else:  # right after a reload: only what it imported can have changed
+            index.refresh(names)
         names = index.take_new()
         if len(self.graph) < len(index.user):  # a fresh graph (or modules it missed)
             names.update(name for name in index.user if name not in self.graph)
@@ -318,7 +323,7 @@ class Reloader:
         home = self.home
         tx = Transaction(order, self.index, locations=home.locations, aliases=home.aliases)
         tx.claimable.update(home.claimable)
-        outcome = run_with_timeout(
+        outcome = self._imports.run(
             functools.partial(tx.run, order, self._finish),
             self.config.reload_timeout,
             on_timeout=tx.abandon,
@@ -365,7 +370,7 @@ class Reloader:
         finally:
             self.host.resume()
         rerun = tuple(tx.fresh) or tuple(order)
-        self.update_graph()
+        self.update_graph(tx.plan | tx.loaded)
         self._retry = set()
         self._retry_full = False
         result = ReloadResult(

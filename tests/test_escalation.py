@@ -36,7 +36,9 @@ def test_an_import_that_never_returns_is_given_up(project: Project) -> None:
     assert call(mw) == ("200 OK", "v1")
     # When the stuck import wakes up, it must not disturb anything.
     wait_for(
-        lambda: not any(t.name == "hotwsgi-import" for t in threading.enumerate()), timeout=10, what="the stuck thread"
+        lambda: not any(t.name == "hotwsgi-import-abandoned" for t in threading.enumerate()),
+        timeout=10,
+        what="the stuck thread",
     )
     assert all(sys.modules.get(name) is module for name, module in before.items())
     project.write("views.py", "def index():\n    return 'v2'\n")
