@@ -97,5 +97,11 @@ class ImportRunner:
         self._thread = self._jobs = None
         return Outcome(timed_out=True, thread=stuck)
 
+    def stop(self) -> None:
+        """Let the thread end (it finishes the job in hand first)."""
+        if self._jobs is not None:
+            self._jobs.put(None)
+        self._thread = self._jobs = None
+
     def after_fork_in_child(self) -> None:
         self._thread = self._jobs = None

@@ -146,6 +146,7 @@ class Reloader:
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():
             worker.join(5)
+        self._imports.stop()
 
     @property
     def watching(self) -> bool:
