@@ -68,15 +68,26 @@ def _start_reload(mw: Any, paths: list[Any]) -> tuple[threading.Thread, list[Any
     return thread, out
 
 
-def test_in_flight_request_finishes_on_old_code_and_held_ones_get_new(project: Project) -> None:
+def _slow_site(project: Project, **options: Any) -> tuple[Any, Any]:
+    """The SLOW_APP project wrapped in a middleware; returns (middleware, web module)."""
     project.write("views.py", "def index():\n    return 'old'\n")
     project.write("web.py", SLOW_APP)
-    mw = project.middleware()
-    web = project.module("web")
+    mw = project.middleware(**options)
+    return mw, project.module("web")
+
+
+def _open(url: str, web: Any, which: str) -> list[Any]:
+    """Start a /slow or /stream request in the background and wait until the app runs it."""
+    results: list[Any] = []
+    _background(f"{url}/{which}", results)
+    assert web.STARTED[which].wait(10)
+    return results
+
+
+def test_in_flight_request_finishes_on_old_code_and_held_ones_get_new(project: Project) -> None:
+    mw, web = _slow_site(project)
     with running(mw) as url:
-        slow: list[Any] = []
-        _background(url + "/slow", slow)
-        assert web.STARTED["slow"].wait(10)
+        slow = _open(url, web, "slow")
         project.write("views.py", "def index():\n    return 'new'\n")
         reload_thread, out = _start_reload(mw, [project.path("views.py")])
         wait_for(lambda: mw._gate.closed, what="the gate to close")
@@ -95,14 +106,9 @@ def test_in_flight_request_finishes_on_old_code_and_held_ones_get_new(project: P
 
 
 def test_streaming_response_counts_as_in_flight_until_closed(project: Project) -> None:
-    project.write("views.py", "def index():\n    return 'old'\n")
-    project.write("web.py", SLOW_APP)
-    mw = project.middleware()
-    web = project.module("web")
+    mw, web = _slow_site(project)
     with running(mw) as url:
-        stream: list[Any] = []
-        _background(url + "/stream", stream)
-        assert web.STARTED["stream"].wait(10)
+        stream = _open(url, web, "stream")
         # The app function has returned, but its body is still being produced.
         assert mw._gate.in_flight() == 1
         reload_thread, out = _start_reload(mw, [project.path("views.py")])
@@ -116,14 +122,9 @@ def test_streaming_response_counts_as_in_flight_until_closed(project: Project) -
 
 
 def test_exempt_requests_are_not_waited_for(project: Project) -> None:
-    project.write("views.py", "def index():\n    return 'old'\n")
-    project.write("web.py", SLOW_APP)
-    mw = project.middleware(exempt=lambda environ: environ["PATH_INFO"] == "/stream")
-    web = project.module("web")
+    mw, web = _slow_site(project, exempt=lambda environ: environ["PATH_INFO"] == "/stream")
     with running(mw) as url:
-        stream: list[Any] = []
-        _background(url + "/stream", stream)
-        assert web.STARTED["stream"].wait(10)
+        stream = _open(url, web, "stream")
         project.write("views.py", "def index():\n    return 'new'\n")
         result = mw.reload([project.path("views.py")])  # returns although the stream is open
         assert result is not None and result.ok
@@ -134,14 +135,9 @@ def test_exempt_requests_are_not_waited_for(project: Project) -> None:
 
 
 def test_drain_timeout_bounds_the_wait_for_in_flight_requests(project: Project) -> None:
-    project.write("views.py", "def index():\n    return 'old'\n")
-    project.write("web.py", SLOW_APP)
-    mw = project.middleware(drain_timeout=0.3)
-    web = project.module("web")
+    mw, web = _slow_site(project, drain_timeout=0.3)
     with running(mw) as url:
-        slow: list[Any] = []
-        _background(url + "/slow", slow)
-        assert web.STARTED["slow"].wait(10)
+        slow = _open(url, web, "slow")
         project.write("views.py", "def index():\n    return 'new'\n")
         result = mw.reload([project.path("views.py")])
         assert result is not None and result.ok
