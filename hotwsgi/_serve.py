@@ -159,7 +159,9 @@ def serve(
         interrupted = True  # some servers (werkzeug) swallow it themselves: say goodbye below either way
     finally:
         if restart_requested and not interrupted:
-            still = wait_idle(getattr(middleware, "in_flight", lambda: 0), config.drain_timeout)
+            app_busy = getattr(middleware, "in_flight", lambda: 0)
+            server_busy = getattr(srv, "busy", lambda: 0)
+            still = wait_idle(lambda: max(app_busy(), server_busy()), config.drain_timeout)
             if still:
                 logger.warning("hotwsgi: restarting with %d request(s) still running", still)
             middleware.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 import time
@@ -122,6 +123,42 @@ def test_pinned_module_change_restarts_keeping_the_socket(tmp_path: Path) -> Non
         assert "restarting the process: settings changed and says __reloadable__ = False" in server.log
         assert "hotwsgi: restarted:" in server.log
         assert failures == []
+
+
+BIG = {
+    "web.py": """
+        from settings import NAME
+
+        BODY = b"x" * (32 * 1024 * 1024)
+
+        def app(environ, start_response):
+            if environ["PATH_INFO"] == "/big":
+                start_response("200 OK", [("Content-Length", str(len(BODY)))])
+                return [BODY]  # a list: the app is done before the server has written it
+            start_response("200 OK", [])
+            return [NAME.encode()]
+    """,
+    "settings.py": "__reloadable__ = False\nNAME = 'one'\n",
+}
+
+
+def test_a_restart_waits_for_the_server_to_finish_writing_a_response(tmp_path: Path) -> None:
+    make_project(tmp_path, BIG)
+    with serve(["serve", "web:app", "--port", "0"], cwd=tmp_path) as server:
+        assert server.text() == "200 one"
+        host, port = server.url.removeprefix("http://").rsplit(":", 1)  # type: ignore[union-attr]
+        with socket.create_connection((host, int(port)), timeout=20) as conn:
+            conn.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            received = conn.recv(65536)  # the response has started; most of it is still to be written
+            write_file(tmp_path / "settings.py", "__reloadable__ = False\nNAME = 'two'\n")
+            wait_for(lambda: "restarting the process" in server.log, what="the restart to be asked for")
+            time.sleep(0.3)  # a restart that does not wait would cut the connection now
+            while chunk := conn.recv(1 << 20):
+                received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        assert len(body) == 32 * 1024 * 1024
+        wait_for(lambda: server.text() == "200 two", timeout=30, what="the restarted process")
 
 
 def test_reload_mode_restart_restarts_on_every_change(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from ..exceptions import ConfigError
@@ -12,6 +14,8 @@ REQUIRES = ("werkzeug",)
 EXTRA = "werkzeug"
 
 __all__ = ("EXTRA", "INTERFACE", "REQUIRES", "Server")
+
+FRESH_GRACE = 1.0
 
 
 class Server:
@@ -34,12 +38,52 @@ class Server:
         self.options = options
         self._server: Any = None
         self._socket: Any = None
+        self._lock = threading.Lock()
+        self._writing = 0  # requests inside run_wsgi
+        self._fresh: dict[int, float] = {}  # connections accepted, no request read yet -> accept time
+
+    def busy(self) -> int:
+        """Requests werkzeug is still answering, for a restart to wait on.
+
+        A response counts until its last byte is written (after the app's
+        iterable closed, too), and a just-accepted connection counts for its
+        first second, so a request whose bytes are still on the way is not cut.
+        Idle keep-alive connections and silent pre-connects do not count.
+        """
+        now = time.monotonic()
+        with self._lock:
+            return self._writing + sum(1 for t in self._fresh.values() if now - t < FRESH_GRACE)
 
     def bind(self) -> tuple[str, int]:
-        from werkzeug.serving import make_server
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        adapter = self
+
+        class Handler(WSGIRequestHandler):
+            def handle(self) -> None:
+                key = id(self)
+                with adapter._lock:
+                    adapter._fresh[key] = time.monotonic()
+                try:
+                    super().handle()
+                finally:
+                    with adapter._lock:
+                        adapter._fresh.pop(key, None)
+
+            def run_wsgi(self) -> None:
+                with adapter._lock:
+                    adapter._fresh.pop(id(self), None)
+                    adapter._writing += 1
+                try:
+                    super().run_wsgi()
+                finally:
+                    with adapter._lock:
+                        adapter._writing -= 1
 
         self._socket = bind_socket(self.host, self.port)
-        self._server = make_server(self.host, self.port, self.app, threaded=True, fd=self._socket.fileno())
+        self._server = make_server(
+            self.host, self.port, self.app, threaded=True, fd=self._socket.fileno(), request_handler=Handler
+        )
         self._server.daemon_threads = True
         address = self._socket.getsockname()
         return address[0], address[1]
