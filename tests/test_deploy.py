@@ -27,7 +27,7 @@ import pytest
 from hotwsgi._deploy import deployment_from_environ, deployment_in_process
 from hotwsgi.exceptions import HotwsgiError
 from tests.inprocess import Project, call
-from tests.util import http_get, make_project, wait_for, write_file
+from tests.util import http_get, make_project, read_lines, wait_for, write_file
 
 # -- the environ each server sends ---------------------------------------------------------
 
@@ -349,9 +349,7 @@ class Deployed:
             text=True,
             start_new_session=True,
         )
-        self.lines: list[str] = []
-        self.reader = threading.Thread(target=lambda: self.lines.extend(self.proc.stdout or ()), daemon=True)
-        self.reader.start()
+        self.lines, self.reader = read_lines(self.proc)
 
         def port() -> str | None:
             if self.proc.poll() is not None:

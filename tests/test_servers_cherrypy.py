@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers_helpers import HTTPKeepAlive, reload_storm
-from tests.util import ServerProcess, make_project, serve, text_of, wait_for, write_file
+from tests.util import ServerProcess, make_project, read_lines, serve, text_of, wait_for, write_file
 
 pytest.importorskip("cherrypy")
 
@@ -154,9 +154,7 @@ def test_own_cherrypy_setup_with_middleware_grafted_on_the_tree(tmp_path: Path) 
         text=True,
         start_new_session=True,
     )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
-    reader.start()
+    lines, reader = read_lines(proc)
     try:
         port = wait_for(
             lambda: (m := re.search(r"Serving on http://127\.0\.0\.1:(\d+)", "".join(lines))) and m.group(1),
@@ -207,9 +205,7 @@ def test_own_setup_that_forgot_the_autoreloader(tmp_path: Path) -> None:
         text=True,
         start_new_session=True,
     )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
-    reader.start()
+    lines, reader = read_lines(proc)
     try:
         port = wait_for(
             lambda: (m := re.search(r"Serving on http://127\.0\.0\.1:(\d+)", "".join(lines))) and m.group(1),
@@ -222,7 +218,7 @@ def test_own_setup_that_forgot_the_autoreloader(tmp_path: Path) -> None:
         write_file(tmp_path / "words.py", 'WORD = "two"\n')
         wait_for(lambda: text_of(url + "/").split()[1] == "two", what="the new word")
         time.sleep(1.0)  # the Autoreloader polls every 0.2 s here: it would have re-executed the process
-        assert text_of(url + "/").split()[2] == pid
+        assert text_of(url + "/").split()[2] == pid, "".join(lines)
         assert "Restarting because" not in "".join(lines)
     finally:
         proc.terminate()

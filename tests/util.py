@@ -83,6 +83,22 @@ def text_of(url: str, **kwargs: Any) -> str:
 _SERVING = re.compile(r"serving .* on (http://\S+?) \(")
 
 
+def read_lines(proc: subprocess.Popen[str]) -> tuple[list[str], threading.Thread]:
+    """Collect a child's output lines in a daemon thread that ends quietly at EOF or on close."""
+    lines: list[str] = []
+
+    def read() -> None:
+        try:
+            for line in proc.stdout or ():
+                lines.append(line)
+        except (OSError, ValueError):  # the pipe was closed under us at teardown
+            pass
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return lines, thread
+
+
 class ServerProcess:
     """``python -m hotwsgi serve ...`` in its own process group, with its log captured."""
 
@@ -119,9 +135,12 @@ class ServerProcess:
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._lock:
-                self._lines.append(line)
+        try:
+            for line in self.proc.stdout:
+                with self._lock:
+                    self._lines.append(line)
+        except (OSError, ValueError):  # the pipe was closed under us at teardown
+            pass
 
     @property
     def log(self) -> str:
