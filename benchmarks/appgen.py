@@ -88,7 +88,7 @@ LIB_INIT = '''\
 CHECK = sum(m.WEIGHTS[0] for m in ({lib_names},))
 '''
 
-MAIN_FLASK = '''
+MAIN_FLASK = """
 from flask import Flask
 
 app = Flask(__name__)
@@ -97,9 +97,9 @@ app = Flask(__name__)
 @app.route("/")
 def index():
     return views.index_text()
-'''
+"""
 
-MAIN_STARLETTE = '''
+MAIN_STARLETTE = """
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -110,17 +110,17 @@ async def index(request):
 
 
 app = Starlette(routes=[Route("/", index)])
-'''
+"""
 
-MAIN_BARE_WSGI = '''
+MAIN_BARE_WSGI = """
 
 def app(environ, start_response):
     body = views.index_text().encode()
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
-'''
+"""
 
-MAIN_BARE_ASGI = '''
+MAIN_BARE_ASGI = """
 
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
@@ -135,7 +135,7 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
-'''
+"""
 
 FLAVOURS = {"wsgi": MAIN_FLASK, "asgi": MAIN_STARLETTE, "bare-wsgi": MAIN_BARE_WSGI, "bare-asgi": MAIN_BARE_ASGI}
 

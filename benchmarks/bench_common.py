@@ -134,8 +134,9 @@ def install_cleanup() -> None:
         signal.signal(signal.SIGTERM, _handler)
 
 
-def run_json(args: Sequence[str], *, cwd: str | None = None, env: Mapping[str, str] | None = None,
-             timeout: float = 600) -> Any:
+def run_json(
+    args: Sequence[str], *, cwd: str | None = None, env: Mapping[str, str] | None = None, timeout: float = 600
+) -> Any:
     """Run a helper script in its own process group and parse the JSON it prints last on stdout."""
     with tempfile.TemporaryFile() as out:
         proc = spawn(args, cwd=cwd, env=env, stdout=out)

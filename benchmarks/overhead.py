@@ -24,7 +24,7 @@ import tempfile
 import time
 from typing import Any
 
-WSGI_APP = '''
+WSGI_APP = """
 BODY = [b"ok"]
 HEADERS = [("Content-Type", "text/plain")]
 
@@ -48,9 +48,9 @@ class _Body:
 def app_iter(environ, start_response):
     start_response("200 OK", HEADERS)
     return _Body()
-'''
+"""
 
-ASGI_APP = '''
+ASGI_APP = """
 START = {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}
 BODY = {"type": "http.response.body", "body": b"ok"}
 
@@ -66,7 +66,7 @@ async def app(scope, receive, send):
                 return
     await send(START)
     await send(BODY)
-'''
+"""
 
 
 def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
@@ -105,9 +105,20 @@ def time_wsgi(app: Any, calls: int, close: bool) -> float:
 
 
 async def _time_asgi(app: Any, calls: int) -> float:
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "path": "/",
-             "raw_path": b"/", "query_string": b"", "headers": [], "client": ("127.0.0.1", 5000),
-             "server": ("127.0.0.1", 8000), "scheme": "http", "root_path": ""}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "headers": [],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+        "scheme": "http",
+        "root_path": "",
+    }
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
@@ -158,10 +169,14 @@ def main() -> None:
     on_iter = HotReloadMiddleware("ovh_wsgi:app_iter", watch=[folder])
     off_iter = HotReloadMiddleware("ovh_wsgi:app_iter", enabled=False)
     out["wsgi_watching"] = bool(on.watch)
-    out["wsgi_list"] = interleaved({"bare": ovh_wsgi.app, "off": off, "on": on}, repeats,
-                                   lambda app: time_wsgi(app, calls, close=False))
-    out["wsgi_iter"] = interleaved({"bare": ovh_wsgi.app_iter, "off": off_iter, "on": on_iter}, repeats,
-                                   lambda app: time_wsgi(app, calls, close=True))
+    out["wsgi_list"] = interleaved(
+        {"bare": ovh_wsgi.app, "off": off, "on": on}, repeats, lambda app: time_wsgi(app, calls, close=False)
+    )
+    out["wsgi_iter"] = interleaved(
+        {"bare": ovh_wsgi.app_iter, "off": off_iter, "on": on_iter},
+        repeats,
+        lambda app: time_wsgi(app, calls, close=True),
+    )
     for mw in (on, off, on_iter, off_iter):
         mw.close()
 
@@ -176,8 +191,11 @@ def main() -> None:
     else:
         loop = asyncio.new_event_loop()
         try:
-            out["asgi"] = interleaved({"bare": ovh_asgi.app, "off": a_off, "on": a_on}, repeats,
-                                      lambda app: loop.run_until_complete(_time_asgi(app, calls)))
+            out["asgi"] = interleaved(
+                {"bare": ovh_asgi.app, "off": a_off, "on": a_on},
+                repeats,
+                lambda app: loop.run_until_complete(_time_asgi(app, calls)),
+            )
         except Exception as exc:
             out["asgi"] = None
             out["asgi_error"] = f"{type(exc).__name__}: {exc}"

@@ -43,8 +43,21 @@ class Contender:
 
 
 def _hotwsgi(py: str, port: int, app_dir: str) -> list[str]:
-    return [py, "-m", "hotwsgi", "serve", "main:app", "--host", HOST, "--port", str(port),
-            "--app-dir", app_dir, "--reload-dir", app_dir]
+    return [
+        py,
+        "-m",
+        "hotwsgi",
+        "serve",
+        "main:app",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--app-dir",
+        app_dir,
+        "--reload-dir",
+        app_dir,
+    ]
 
 
 CONTENDERS: dict[str, Contender] = {
@@ -53,26 +66,74 @@ CONTENDERS: dict[str, Contender] = {
         Contender("hotwsgi", "hotwsgi serve (WSGI, werkzeug)", "wsgi", True, _hotwsgi),
         Contender("hotwsgi-asgi", "hotwsgi serve (ASGI, uvicorn)", "asgi", True, _hotwsgi),
         Contender(
-            "uvicorn", "uvicorn --reload", "asgi", False,
-            lambda py, port, d: [py, "-m", "uvicorn", "main:app", "--reload", "--host", HOST, "--port", str(port),
-                                 "--reload-dir", d, "--app-dir", d],
+            "uvicorn",
+            "uvicorn --reload",
+            "asgi",
+            False,
+            lambda py, port, d: [
+                py,
+                "-m",
+                "uvicorn",
+                "main:app",
+                "--reload",
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                "--reload-dir",
+                d,
+                "--app-dir",
+                d,
+            ],
         ),
         Contender(
-            "werkzeug", "werkzeug run_simple(use_reloader=True)", "wsgi", False,
+            "werkzeug",
+            "werkzeug run_simple(use_reloader=True)",
+            "wsgi",
+            False,
             lambda py, port, d: [py, os.path.join(RUNNERS, "serve_werkzeug.py"), str(port)],
         ),
         Contender(
-            "flask", "flask run --reload", "wsgi", False,
-            lambda py, port, d: [py, "-m", "flask", "--app", "main:app", "run", "--reload", "--host", HOST,
-                                 "--port", str(port)],
+            "flask",
+            "flask run --reload",
+            "wsgi",
+            False,
+            lambda py, port, d: [
+                py,
+                "-m",
+                "flask",
+                "--app",
+                "main:app",
+                "run",
+                "--reload",
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+            ],
         ),
         Contender(
-            "gunicorn", "gunicorn --reload", "wsgi", False,
-            lambda py, port, d: [py, "-m", "gunicorn", "--reload", "--bind", f"{HOST}:{port}", "--chdir", d,
-                                 "main:app"],
+            "gunicorn",
+            "gunicorn --reload",
+            "wsgi",
+            False,
+            lambda py, port, d: [
+                py,
+                "-m",
+                "gunicorn",
+                "--reload",
+                "--bind",
+                f"{HOST}:{port}",
+                "--chdir",
+                d,
+                "main:app",
+            ],
         ),
         Contender(
-            "hupper", "hupper (werkzeug server)", "wsgi", False,
+            "hupper",
+            "hupper (werkzeug server)",
+            "wsgi",
+            False,
             lambda py, port, d: [py, os.path.join(RUNNERS, "serve_hupper.py"), str(port)],
         ),
     )
@@ -104,8 +165,9 @@ class Background:
 
     OUTCOMES = ("ok", "refused", "reset", "timeout", "5xx", "other")
 
-    def __init__(self, port: int, versions: Versions, *, clients: int = 2, pause: float = 0.01,
-                 timeout: float = 5.0) -> None:
+    def __init__(
+        self, port: int, versions: Versions, *, clients: int = 2, pause: float = 0.01, timeout: float = 5.0
+    ) -> None:
         self.port = port
         self.versions = versions
         self.pause = pause
@@ -175,8 +237,14 @@ class Background:
             t.join(self.timeout + 2)
 
 
-def wait_version(port: int, version: int, started: float, deadline: float,
-                 proc: subprocess.Popen[Any], versions: Versions | None = None) -> float | None:
+def wait_version(
+    port: int,
+    version: int,
+    started: float,
+    deadline: float,
+    proc: subprocess.Popen[Any],
+    versions: Versions | None = None,
+) -> float | None:
     """Poll until the body shows ``version`` (or newer); seconds since ``started``, or None."""
     while True:
         outcome, status, body = probe(port, timeout=10)
@@ -236,8 +304,13 @@ def run_contender(
     rng = random.Random(f"{seed}-{contender.key}-{heavy_ms}")
     root = tempfile.mkdtemp(prefix=f"hotwsgi-bench-{contender.key}-", dir=None)
     log_path = os.path.join(workdir, f"{contender.key}-heavy{heavy_ms}.log")
-    result: dict[str, Any] = {"key": contender.key, "label": contender.label, "flavour": contender.flavour,
-                              "heavy_ms": heavy_ms, "log": log_path}
+    result: dict[str, Any] = {
+        "key": contender.key,
+        "label": contender.label,
+        "flavour": contender.flavour,
+        "heavy_ms": heavy_ms,
+        "log": log_path,
+    }
     proc = None
     background = None
     try:
@@ -306,8 +379,15 @@ def _logged_reloads(log_path: str) -> list[float]:
         return []
 
 
-def _syntax_phase(proc: subprocess.Popen[Any], port: int, app: dict[str, str], version: int,
-                  background: Background, versions: Versions, deadline: float) -> dict[str, Any]:
+def _syntax_phase(
+    proc: subprocess.Popen[Any],
+    port: int,
+    app: dict[str, str],
+    version: int,
+    background: Background,
+    versions: Versions,
+    deadline: float,
+) -> dict[str, Any]:
     time.sleep(0.5)
     background.phase = "broken"
     appgen.break_views(app["views"])
@@ -343,8 +423,12 @@ def _syntax_phase(proc: subprocess.Popen[Any], port: int, app: dict[str, str], v
     while background.busy("broken") and time.monotonic() < deadline:
         time.sleep(0.05)
     broken_stats = dict(background.stats.get("broken", {}))
-    return {"at_1_5s": at_probe, "while_broken": broken_stats,
-            "fixed_ms": None if took is None else took * 1000, "fixed_note": note}
+    return {
+        "at_1_5s": at_probe,
+        "while_broken": broken_stats,
+        "fixed_ms": None if took is None else took * 1000,
+        "fixed_note": note,
+    }
 
 
 def run_storm(*, python: str, reloads: int, clients: int, workdir: str, seed: int = 5) -> dict[str, Any]:
@@ -384,8 +468,15 @@ def run_storm(*, python: str, reloads: int, clients: int, workdir: str, seed: in
         background = None
         with open(log_path, encoding="utf-8", errors="replace") as f:
             generations = sum(1 for line in f if "-> generation" in line)
-        return {"available": True, "edits": reloads, "reloads_logged": generations, "missed_edits": missed,
-                "seconds": elapsed, "clients": clients, "requests": stats}
+        return {
+            "available": True,
+            "edits": reloads,
+            "reloads_logged": generations,
+            "missed_edits": missed,
+            "seconds": elapsed,
+            "clients": clients,
+            "requests": stats,
+        }
     finally:
         if background is not None:
             background.close()

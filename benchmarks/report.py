@@ -102,13 +102,23 @@ def targets_section(results: dict[str, Any]) -> list[str]:
         a, b = _median(ref), _median(peer_run)
         if a is None or b is None:
             why = (peer_run or {}).get("error", "").splitlines()[-1:] if peer_run else ["not run"]
-            rows.append((f"latency ≥ {LATENCY_SPEEDUP:.0f}× shorter than `{name}` (heavy {heavy} ms)",
-                         f"not available ({'; '.join(why) or 'no data'})", "n/a"))
+            rows.append(
+                (
+                    f"latency ≥ {LATENCY_SPEEDUP:.0f}× shorter than `{name}` (heavy {heavy} ms)",
+                    f"not available ({'; '.join(why) or 'no data'})",
+                    "n/a",
+                )
+            )
             continue
         speedup = b / a
         note = " (hotwsgi WSGI: the ASGI flavour did not run)" if mark else ""
-        rows.append((f"latency ≥ {LATENCY_SPEEDUP:.0f}× shorter than `{name}` (heavy {heavy} ms)",
-                     f"{speedup:.1f}× ({_s_or_ms(a)} vs {_s_or_ms(b)}){note}", _verdict(speedup >= LATENCY_SPEEDUP)))
+        rows.append(
+            (
+                f"latency ≥ {LATENCY_SPEEDUP:.0f}× shorter than `{name}` (heavy {heavy} ms)",
+                f"{speedup:.1f}× ({_s_or_ms(a)} vs {_s_or_ms(b)}){note}",
+                _verdict(speedup >= LATENCY_SPEEDUP),
+            )
+        )
     for key in ("hotwsgi", "hotwsgi-asgi"):
         medians = [(h, _median(_find(results, key, h))) for h in results.get("latency", {}).get("heavy", [])]
         medians = [(h, v) for h, v in medians if v is not None]
@@ -117,13 +127,23 @@ def targets_section(results: dict[str, Any]) -> list[str]:
             run = next((r for r in _runs(results) if r["key"] == key), None)
             if run is not None:
                 why = (run.get("error") or "no data").strip().splitlines()[-1]
-                rows.append((f"median latency < {LATENCY_MEDIAN_MS:.0f} ms, 50-module app: {label}",
-                             f"not available ({why})", "n/a"))
+                rows.append(
+                    (
+                        f"median latency < {LATENCY_MEDIAN_MS:.0f} ms, 50-module app: {label}",
+                        f"not available ({why})",
+                        "n/a",
+                    )
+                )
             continue
         worst = max(v for _, v in medians)
         shown = ", ".join(f"{_ms(v)} ms (heavy {h})" for h, v in medians)
-        rows.append((f"median latency < {LATENCY_MEDIAN_MS:.0f} ms, 50-module app: {label}", shown,
-                     _verdict(worst < LATENCY_MEDIAN_MS)))
+        rows.append(
+            (
+                f"median latency < {LATENCY_MEDIAN_MS:.0f} ms, 50-module app: {label}",
+                shown,
+                _verdict(worst < LATENCY_MEDIAN_MS),
+            )
+        )
     storm = results.get("storm")
     if storm and storm.get("available"):
         req = storm.get("requests", {})
@@ -131,15 +151,20 @@ def targets_section(results: dict[str, Any]) -> list[str]:
         hot_runs = [r for r in _runs(results) if r["key"] in HOT_FOR.values() and r.get("available")]
         failed += sum(_failed(r.get("during_edits", {})) for r in hot_runs)
         regressions += sum(int(r.get("during_edits", {}).get("regressions", 0)) for r in hot_runs)
-        requests = int(req.get("requests", 0)) + sum(int(r.get("during_edits", {}).get("requests", 0))
-                                                     for r in hot_runs)
+        requests = int(req.get("requests", 0)) + sum(
+            int(r.get("during_edits", {}).get("requests", 0)) for r in hot_runs
+        )
         reloads = int(storm.get("reloads_logged", 0))
         ok = failed == 0 and regressions == 0 and storm.get("missed_edits", 0) == 0
         note = "" if reloads >= STORM_MIN_RELOADS else f"; only {reloads} reloads in this run, target says hundreds"
-        rows.append(("zero failed requests, zero old answers after a new one, hundreds of reloads",
-                     f"{failed} failed, {regressions} old answers in {requests} requests over "
-                     f"{reloads} reloads ({storm.get('clients')} clients){note}",
-                     _verdict(ok) if reloads >= STORM_MIN_RELOADS or not ok else "met (small run)"))
+        rows.append(
+            (
+                "zero failed requests, zero old answers after a new one, hundreds of reloads",
+                f"{failed} failed, {regressions} old answers in {requests} requests over "
+                f"{reloads} reloads ({storm.get('clients')} clients){note}",
+                _verdict(ok) if reloads >= STORM_MIN_RELOADS or not ok else "met (small run)",
+            )
+        )
     ovh = results.get("overhead")
     if ovh and not ovh.get("error"):
         for body in ("wsgi_list", "wsgi_iter"):
@@ -147,21 +172,37 @@ def targets_section(results: dict[str, Any]) -> list[str]:
             if data:
                 cost = _cost(data, "on")
                 what = "list body" if body == "wsgi_list" else "iterable body with close(), like Flask's"
-                rows.append((f"WSGI per-call cost, reloading on, < {WSGI_NS / 1000:.0f} µs ({what})",
-                             f"{cost:.0f} ns{_best(data)}", _verdict(cost < WSGI_NS)))
+                rows.append(
+                    (
+                        f"WSGI per-call cost, reloading on, < {WSGI_NS / 1000:.0f} µs ({what})",
+                        f"{cost:.0f} ns{_best(data)}",
+                        _verdict(cost < WSGI_NS),
+                    )
+                )
         data = ovh.get("asgi")
         if data:
             cost = _cost(data, "on")
-            rows.append((f"ASGI per-call cost, reloading on, < {ASGI_NS / 1000:.0f} µs", f"{cost:.0f} ns{_best(data)}",
-                         _verdict(cost < ASGI_NS)))
+            rows.append(
+                (
+                    f"ASGI per-call cost, reloading on, < {ASGI_NS / 1000:.0f} µs",
+                    f"{cost:.0f} ns{_best(data)}",
+                    _verdict(cost < ASGI_NS),
+                )
+            )
         else:
-            rows.append((f"ASGI per-call cost, reloading on, < {ASGI_NS / 1000:.0f} µs",
-                         f"not available ({ovh.get('asgi_error', '?')})", "n/a"))
+            rows.append(
+                (
+                    f"ASGI per-call cost, reloading on, < {ASGI_NS / 1000:.0f} µs",
+                    f"not available ({ovh.get('asgi_error', '?')})",
+                    "n/a",
+                )
+            )
     tput = results.get("throughput")
     if tput:
         if not tput.get("available"):
-            rows.append((f"throughput within {THROUGHPUT_PCT:.0f} % of the bare app", f"not run ({tput.get('error')})",
-                         "n/a"))
+            rows.append(
+                (f"throughput within {THROUGHPUT_PCT:.0f} % of the bare app", f"not run ({tput.get('error')})", "n/a")
+            )
         for server, row in tput.get("servers", {}).items():
             label = f"throughput within {THROUGHPUT_PCT:.0f} % of the bare app ({server})"
             delta = _delta(row)
@@ -193,20 +234,28 @@ def targets_section(results: dict[str, Any]) -> list[str]:
         first, base, last = mrows[0], (mrows[1] if len(mrows) > 2 else mrows[0]), mrows[-1]
         growth = (last["rss_mb"] - base["rss_mb"]) / base["rss_mb"] * 100
         flat = last["live_modules"] <= first["live_modules"] and growth <= MEMORY_PCT
-        rows.append((f"memory flat across {last['reloads']} reloads",
-                     f"RSS {first['rss_mb']:.1f} → {base['rss_mb']:.1f} → {last['rss_mb']:.1f} MB "
-                     f"(after {first['reloads']}/{base['reloads']}/{last['reloads']}), live modules "
-                     f"{first['live_modules']} → {last['live_modules']}", _verdict(flat)))
+        rows.append(
+            (
+                f"memory flat across {last['reloads']} reloads",
+                f"RSS {first['rss_mb']:.1f} → {base['rss_mb']:.1f} → {last['rss_mb']:.1f} MB "
+                f"(after {first['reloads']}/{base['reloads']}/{last['reloads']}), live modules "
+                f"{first['live_modules']} → {last['live_modules']}",
+                _verdict(flat),
+            )
+        )
     scale = results.get("scaling")
     if scale and len(scale.get("rows", [])) >= 2:
         srows = sorted(scale["rows"], key=lambda r: r["modules"])
         small, big = srows[0], srows[-1]
         ratio = big["reload_ms"]["median"] / small["reload_ms"]["median"]
-        rows.append((f"leaf reload in a {big['modules']}-module app about as fast as in a {small['modules']}-module "
-                     f"app (≤ {SCALE_RATIO}×)",
-                     f"{ratio:.1f}× ({_ms(big['reload_ms']['median'], 2)} vs "
-                     f"{_ms(small['reload_ms']['median'], 2)} ms)",
-                     _verdict(ratio <= SCALE_RATIO)))
+        rows.append(
+            (
+                f"leaf reload in a {big['modules']}-module app about as fast as in a {small['modules']}-module "
+                f"app (≤ {SCALE_RATIO}×)",
+                f"{ratio:.1f}× ({_ms(big['reload_ms']['median'], 2)} vs {_ms(small['reload_ms']['median'], 2)} ms)",
+                _verdict(ratio <= SCALE_RATIO),
+            )
+        )
     out = ["| target (DESIGN.md) | measured | verdict |", "|---|---|---|"]
     out += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     return out
@@ -324,9 +373,11 @@ def latency_section(results: dict[str, Any]) -> list[str]:
                 footnote = footnote or bool(mark)
                 ratio = f"{a / b:.3f}{mark}" if a and b else "–"
                 inverse = f"{b / a:.1f}×{mark}" if a and b else "–"
-            out.append(f"| {label} | {heavy} ms | {ratio} | {inverse} | {_s_or_ms(lat.get('median'))} | "
-                       f"{_s_or_ms(lat.get('p90'))} | {_s_or_ms(lat.get('max'))} | {seen} | "
-                       f"{_s_or_ms((run.get('reload_log_ms') or {}).get('median'))} |")
+            out.append(
+                f"| {label} | {heavy} ms | {ratio} | {inverse} | {_s_or_ms(lat.get('median'))} | "
+                f"{_s_or_ms(lat.get('p90'))} | {_s_or_ms(lat.get('max'))} | {seen} | "
+                f"{_s_or_ms((run.get('reload_log_ms') or {}).get('median'))} |"
+            )
     if footnote:
         out.append("")
         out.append("† compared with hotwsgi's WSGI flavour, because its ASGI flavour did not run.")
@@ -343,16 +394,20 @@ def requests_section(results: dict[str, Any]) -> list[str]:
         if not run.get("available"):
             continue
         b = run.get("during_edits", {})
-        out.append(f"| {run['label']} | {run['heavy_ms']} ms | {b.get('requests', 0)} | {b.get('ok', 0)} | "
-                   f"{b.get('refused', 0)} | {b.get('reset', 0)} | {b.get('timeout', 0)} | {b.get('5xx', 0)} | "
-                   f"{b.get('other', 0)} | {_s_or_ms(b.get('slowest_ok_ms'))} | {b.get('regressions', 0)} |")
+        out.append(
+            f"| {run['label']} | {run['heavy_ms']} ms | {b.get('requests', 0)} | {b.get('ok', 0)} | "
+            f"{b.get('refused', 0)} | {b.get('reset', 0)} | {b.get('timeout', 0)} | {b.get('5xx', 0)} | "
+            f"{b.get('other', 0)} | {_s_or_ms(b.get('slowest_ok_ms'))} | {b.get('regressions', 0)} |"
+        )
     storm = results.get("storm")
     if storm and storm.get("available"):
         b = storm.get("requests", {})
-        out.append(f"| hotwsgi storm: {storm.get('reloads_logged')} reloads, {storm.get('clients')} clients | 0 ms | "
-                   f"{b.get('requests', 0)} | {b.get('ok', 0)} | {b.get('refused', 0)} | {b.get('reset', 0)} | "
-                   f"{b.get('timeout', 0)} | {b.get('5xx', 0)} | {b.get('other', 0)} | "
-                   f"{_s_or_ms(b.get('slowest_ok_ms'))} | {b.get('regressions', 0)} |")
+        out.append(
+            f"| hotwsgi storm: {storm.get('reloads_logged')} reloads, {storm.get('clients')} clients | 0 ms | "
+            f"{b.get('requests', 0)} | {b.get('ok', 0)} | {b.get('refused', 0)} | {b.get('reset', 0)} | "
+            f"{b.get('timeout', 0)} | {b.get('5xx', 0)} | {b.get('other', 0)} | "
+            f"{_s_or_ms(b.get('slowest_ok_ms'))} | {b.get('regressions', 0)} |"
+        )
     return out
 
 
@@ -371,8 +426,10 @@ def syntax_section(results: dict[str, Any]) -> list[str]:
             continue
         b = s.get("while_broken", {})
         fixed = _s_or_ms(s.get("fixed_ms")) if s.get("fixed_ms") is not None else (s.get("fixed_note") or "–")
-        out.append(f"| {run['label']} | {run['heavy_ms']} ms | {s['at_1_5s']} | {_failed(b)} of {b.get('requests', 0)} "
-                   f"| {_s_or_ms(b.get('slowest_ok_ms') or None)} | {fixed} |")
+        out.append(
+            f"| {run['label']} | {run['heavy_ms']} ms | {s['at_1_5s']} | {_failed(b)} of {b.get('requests', 0)} "
+            f"| {_s_or_ms(b.get('slowest_ok_ms') or None)} | {fixed} |"
+        )
     return out
 
 
@@ -388,13 +445,18 @@ def overhead_section(results: dict[str, Any]) -> list[str]:
         if not d:
             out.append(f"| {name} | not available: {ovh.get(key + '_error', '?')} | | | | |")
             continue
-        out.append(f"| {name} | {d['bare']:.0f} ns | {d['off']:.0f} ns | {d['on']:.0f} ns | "
-                   f"{_cost(d, 'on'):+.0f} ns | {_cost(d, 'off'):+.0f} ns |")
+        out.append(
+            f"| {name} | {d['bare']:.0f} ns | {d['off']:.0f} ns | {d['on']:.0f} ns | "
+            f"{_cost(d, 'on'):+.0f} ns | {_cost(d, 'off'):+.0f} ns |"
+        )
     tput = results.get("throughput")
     pinned = " (wrk on CPU 0, server on CPU 1)" if (tput or {}).get("pinned") else ""
-    out += ["", f"| server{pinned}, wrk -t1 -c8 | bare app req/s | with middleware req/s | difference | "
-            "difference (median of pairs, 95 % CI) | server CPU µs per request (bare → on) |",
-            "|---|---|---|---|---|---|"]
+    out += [
+        "",
+        f"| server{pinned}, wrk -t1 -c8 | bare app req/s | with middleware req/s | difference | "
+        "difference (median of pairs, 95 % CI) | server CPU µs per request (bare → on) |",
+        "|---|---|---|---|---|---|",
+    ]
     if not tput or not tput.get("available"):
         out.append(f"| not run: {(tput or {}).get('error', 'skipped')} | | | | | |")
         return out
@@ -406,22 +468,30 @@ def overhead_section(results: dict[str, Any]) -> list[str]:
         s = row["samples"]
         cpu = row.get("cpu_us_per_request") or {}
         cpu_delta = _cpu_delta(row)
-        cpu_text = (f"{_med(cpu['bare']):.0f} → {_med(cpu['on']):.0f} ({cpu_delta:+.1f} %, "
-                    f"{_ci_text(_cpu_paired(row))})" if cpu.get("bare") and cpu.get("on") and cpu_delta is not None
-                    else "–")
-        out.append(f"| {server} | {_med(s['bare']):.0f} | {_med(s['on']):.0f} | {delta:+.1f} % | "
-                   f"{_ci_text(_paired(row))} | {cpu_text} |")
+        cpu_text = (
+            f"{_med(cpu['bare']):.0f} → {_med(cpu['on']):.0f} ({cpu_delta:+.1f} %, {_ci_text(_cpu_paired(row))})"
+            if cpu.get("bare") and cpu.get("on") and cpu_delta is not None
+            else "–"
+        )
+        out.append(
+            f"| {server} | {_med(s['bare']):.0f} | {_med(s['on']):.0f} | {delta:+.1f} % | "
+            f"{_ci_text(_paired(row))} | {cpu_text} |"
+        )
     return out
 
 
 def scaling_section(results: dict[str, Any]) -> list[str]:
-    out = ["| user modules | import (s) | graph build at start-up | leaf reload median | p90 | max | re-ran |",
-           "|---|---|---|---|---|---|---|"]
+    out = [
+        "| user modules | import (s) | graph build at start-up | leaf reload median | p90 | max | re-ran |",
+        "|---|---|---|---|---|---|---|",
+    ]
     scale = results.get("scaling") or {}
     for r in sorted(scale.get("rows", []), key=lambda r: r["modules"]):
-        out.append(f"| {r['modules']} | {r['import_s']:.2f} | {_ms(r['graph_build_ms'], 1)} ms | "
-                   f"{_ms(r['reload_ms']['median'], 2)} ms | {_ms(r['reload_ms']['p90'], 2)} ms | "
-                   f"{_ms(r['reload_ms']['max'], 2)} ms | {', '.join(r['rerun'])} |")
+        out.append(
+            f"| {r['modules']} | {r['import_s']:.2f} | {_ms(r['graph_build_ms'], 1)} ms | "
+            f"{_ms(r['reload_ms']['median'], 2)} ms | {_ms(r['reload_ms']['p90'], 2)} ms | "
+            f"{_ms(r['reload_ms']['max'], 2)} ms | {', '.join(r['rerun'])} |"
+        )
     for err in scale.get("errors", []):
         out.append(f"| error | {err} | | | | | |")
     return out
@@ -468,7 +538,8 @@ def render(results: dict[str, Any]) -> str:
         *scaling_section(results),
         "",
         "### 6. Memory across reloads (50-module "
-        + ("Flask" if (results.get("memory") or {}).get("flavour") == "wsgi" else "bare WSGI") + " app)",
+        + ("Flask" if (results.get("memory") or {}).get("flavour") == "wsgi" else "bare WSGI")
+        + " app)",
         "",
         *memory_section(results),
         "",

@@ -42,21 +42,68 @@ REQUIREMENTS = os.path.join(HERE, "requirements.txt")
 README = os.path.join(HERE, "README.md")
 MARK_START = "<!-- results:start -->"
 MARK_END = "<!-- results:end -->"
-PACKAGES = ("hotwsgi", "flask", "gunicorn", "httptools", "hupper", "starlette", "uvicorn", "uvloop", "watchfiles",
-            "werkzeug")
+PACKAGES = (
+    "hotwsgi",
+    "flask",
+    "gunicorn",
+    "httptools",
+    "hupper",
+    "starlette",
+    "uvicorn",
+    "uvloop",
+    "watchfiles",
+    "werkzeug",
+)
 
 PROFILES: dict[str, dict[str, Any]] = {
-    "full": {"edits": 8, "spacing": 2.0, "jitter": 1.0, "deadline": 20.0, "heavy": [1000, 0],
-             "storm": 300, "storm_clients": 4,
-             "ovh_calls": 100_000, "ovh_repeats": 15, "tput_seconds": 2, "tput_rounds": 20,
-             "sizes": [20, 200, 2000], "scale_reloads": 30, "memory": [0, 100, 1000]},
-    "quick": {"edits": 3, "spacing": 0.8, "jitter": 0.4, "deadline": 10.0, "heavy": [1000],
-              "storm": 100, "storm_clients": 3,
-              "ovh_calls": 50_000, "ovh_repeats": 5, "tput_seconds": 1, "tput_rounds": 3,
-              "sizes": [20, 200, 2000], "scale_reloads": 10, "memory": [0, 100, 1000]},
-    "smoke": {"edits": 1, "spacing": 0.3, "jitter": 0.1, "deadline": 10.0, "heavy": [0], "storm": 5, "storm_clients": 2,
-              "ovh_calls": 2_000, "ovh_repeats": 2, "tput_seconds": 1, "tput_rounds": 1,
-              "sizes": [20], "scale_reloads": 2, "memory": [0, 5]},
+    "full": {
+        "edits": 8,
+        "spacing": 2.0,
+        "jitter": 1.0,
+        "deadline": 20.0,
+        "heavy": [1000, 0],
+        "storm": 300,
+        "storm_clients": 4,
+        "ovh_calls": 100_000,
+        "ovh_repeats": 15,
+        "tput_seconds": 2,
+        "tput_rounds": 20,
+        "sizes": [20, 200, 2000],
+        "scale_reloads": 30,
+        "memory": [0, 100, 1000],
+    },
+    "quick": {
+        "edits": 3,
+        "spacing": 0.8,
+        "jitter": 0.4,
+        "deadline": 10.0,
+        "heavy": [1000],
+        "storm": 100,
+        "storm_clients": 3,
+        "ovh_calls": 50_000,
+        "ovh_repeats": 5,
+        "tput_seconds": 1,
+        "tput_rounds": 3,
+        "sizes": [20, 200, 2000],
+        "scale_reloads": 10,
+        "memory": [0, 100, 1000],
+    },
+    "smoke": {
+        "edits": 1,
+        "spacing": 0.3,
+        "jitter": 0.1,
+        "deadline": 10.0,
+        "heavy": [0],
+        "storm": 5,
+        "storm_clients": 2,
+        "ovh_calls": 2_000,
+        "ovh_repeats": 2,
+        "tput_seconds": 1,
+        "tput_rounds": 1,
+        "sizes": [20],
+        "scale_reloads": 2,
+        "memory": [0, 5],
+    },
 }
 PARTS = ("latency", "storm", "overhead", "throughput", "scaling", "memory")
 
@@ -94,8 +141,11 @@ def setup_env() -> str:
     if shutil.which("wrk") is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         log("installing wrk from Debian")
         subprocess.run(["apt-get", "update", "-qq"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"],
+            check=False,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
     return python
 
 
@@ -111,10 +161,12 @@ def machine_info(python: str) -> dict[str, Any]:
             info["memory_gb"] = round(int(f.readline().split()[1]) / 1024 / 1024)
     except OSError:
         pass
-    code = ("import importlib.metadata as m, json, platform\nout = {}\n"
-            f"for name in {list(PACKAGES)!r}:\n"
-            "    try:\n        out[name] = m.version(name)\n    except m.PackageNotFoundError:\n        pass\n"
-            "print(json.dumps({'python': platform.python_version(), 'packages': out}))")
+    code = (
+        "import importlib.metadata as m, json, platform\nout = {}\n"
+        f"for name in {list(PACKAGES)!r}:\n"
+        "    try:\n        out[name] = m.version(name)\n    except m.PackageNotFoundError:\n        pass\n"
+        "print(json.dumps({'python': platform.python_version(), 'packages': out}))"
+    )
     try:
         got = json.loads(subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout)
         info.update(got)
@@ -125,10 +177,12 @@ def machine_info(python: str) -> dict[str, Any]:
         out = subprocess.run([wrk, "--version"], capture_output=True, text=True)
         info["wrk"] = (out.stdout or out.stderr).splitlines()[0].split(" Copyright")[0].strip()
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "hotwsgi"], cwd=REPO, capture_output=True,
-                               text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "hotwsgi"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
         info["commit"] = commit + (" + uncommitted changes in hotwsgi/" if dirty else "")
     except (subprocess.CalledProcessError, OSError):
         info["commit"] = "?"
@@ -142,23 +196,39 @@ def part_latency(args: argparse.Namespace, p: dict[str, Any], python: str, workd
         for key in args.contenders:
             contender = reload_bench.CONTENDERS[key]
             log(f"latency: {contender.label}, heavy import {heavy} ms, {p['edits']} edits")
-            run = reload_bench.run_contender(contender, python=python, heavy_ms=heavy, edits=p["edits"],
-                                             spacing=p["spacing"], jitter=p["jitter"], seed=args.seed,
-                                             deadline=p["deadline"],
-                                             workdir=workdir)
+            run = reload_bench.run_contender(
+                contender,
+                python=python,
+                heavy_ms=heavy,
+                edits=p["edits"],
+                spacing=p["spacing"],
+                jitter=p["jitter"],
+                seed=args.seed,
+                deadline=p["deadline"],
+                workdir=workdir,
+            )
             if run.get("available"):
                 lat = run["latency_ms"]
-                log(f"  median {lat['median']} ms, missed {run['missed_edits']}, "
-                    f"background {run['during_edits']}, syntax {run.get('syntax', {}).get('at_1_5s')}")
+                log(
+                    f"  median {lat['median']} ms, missed {run['missed_edits']}, "
+                    f"background {run['during_edits']}, syntax {run.get('syntax', {}).get('at_1_5s')}"
+                )
             runs.append(run)
-    return {"heavy": p["heavy"], "edits": p["edits"], "spacing_s": p["spacing"], "jitter_s": p["jitter"],
-            "deadline_s": p["deadline"], "runs": runs}
+    return {
+        "heavy": p["heavy"],
+        "edits": p["edits"],
+        "spacing_s": p["spacing"],
+        "jitter_s": p["jitter"],
+        "deadline_s": p["deadline"],
+        "runs": runs,
+    }
 
 
 def part_overhead(p: dict[str, Any], python: str) -> dict[str, Any]:
     log(f"overhead: {p['ovh_calls']} calls x {p['ovh_repeats']} repeats per variant")
-    return run_json([python, os.path.join(HERE, "overhead.py"), str(p["ovh_calls"]), str(p["ovh_repeats"])],
-                    cwd=HERE, timeout=600)
+    return run_json(
+        [python, os.path.join(HERE, "overhead.py"), str(p["ovh_calls"]), str(p["ovh_repeats"])], cwd=HERE, timeout=600
+    )
 
 
 def part_scaling(p: dict[str, Any], python: str) -> dict[str, Any]:
@@ -166,8 +236,13 @@ def part_scaling(p: dict[str, Any], python: str) -> dict[str, Any]:
     for size in p["sizes"]:
         log(f"scaling: {size} modules, {p['scale_reloads']} reloads")
         try:
-            rows.append(run_json([python, os.path.join(HERE, "scaling.py"), "scale", str(size),
-                                  str(p["scale_reloads"])], cwd=HERE, timeout=600))
+            rows.append(
+                run_json(
+                    [python, os.path.join(HERE, "scaling.py"), "scale", str(size), str(p["scale_reloads"])],
+                    cwd=HERE,
+                    timeout=600,
+                )
+            )
         except RuntimeError as exc:
             errors.append(str(exc).strip().splitlines()[-1])
     return {"rows": rows, "errors": errors}
@@ -176,8 +251,9 @@ def part_scaling(p: dict[str, Any], python: str) -> dict[str, Any]:
 def part_memory(p: dict[str, Any], python: str) -> dict[str, Any]:
     log(f"memory: checkpoints {p['memory']}")
     try:
-        return run_json([python, os.path.join(HERE, "scaling.py"), "memory", ",".join(map(str, p["memory"]))],
-                        cwd=HERE, timeout=900)
+        return run_json(
+            [python, os.path.join(HERE, "scaling.py"), "memory", ",".join(map(str, p["memory"]))], cwd=HERE, timeout=900
+        )
     except RuntimeError as exc:
         return {"rows": [], "error": str(exc).strip().splitlines()[-1]}
 
@@ -188,14 +264,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="a smaller run, under 3 minutes")
     mode.add_argument("--smoke", action="store_true", help="tiny run for the test suite (one edit, hotwsgi only)")
-    ap.add_argument("--heavy-ms", default=None,
-                    help="import time of the heavy dependency in ms; comma list (default 1000,0; --quick 1000)")
+    ap.add_argument(
+        "--heavy-ms",
+        default=None,
+        help="import time of the heavy dependency in ms; comma list (default 1000,0; --quick 1000)",
+    )
     ap.add_argument("--edits", type=int, default=None, help="edits per contender (default 8; --quick 3)")
-    ap.add_argument("--contenders", default=None,
-                    help=f"comma list out of {','.join(reload_bench.CONTENDERS)} (default all; --smoke hotwsgi)")
+    ap.add_argument(
+        "--contenders",
+        default=None,
+        help=f"comma list out of {','.join(reload_bench.CONTENDERS)} (default all; --smoke hotwsgi)",
+    )
     ap.add_argument("--parts", default=",".join(PARTS), help=f"comma list out of {','.join(PARTS)}")
-    ap.add_argument("--python", default=None,
-                    help="Python to run servers with (default: the benchmark venv, created if needed)")
+    ap.add_argument(
+        "--python", default=None, help="Python to run servers with (default: the benchmark venv, created if needed)"
+    )
     ap.add_argument("--no-setup", action="store_true", help="do not create/refresh the venv nor install wrk")
     ap.add_argument("--out", default=os.path.join(HERE, "results"), help="folder for latest.json and latest.md")
     ap.add_argument("--update-readme", action="store_true", help="write the table into benchmarks/README.md")
@@ -277,9 +360,13 @@ def main(argv: list[str] | None = None) -> int:
         if "storm" in args.parts:
             note_load("storm")
             log(f"storm: {profile['storm']} reloads of hotwsgi with {profile['storm_clients']} clients")
-            results["storm"] = reload_bench.run_storm(python=python, reloads=profile["storm"],
-                                                      clients=profile["storm_clients"], workdir=workdir,
-                                                      seed=args.seed)
+            results["storm"] = reload_bench.run_storm(
+                python=python,
+                reloads=profile["storm"],
+                clients=profile["storm_clients"],
+                workdir=workdir,
+                seed=args.seed,
+            )
             save()
         if "overhead" in args.parts:
             note_load("overhead")
@@ -292,8 +379,13 @@ def main(argv: list[str] | None = None) -> int:
             note_load("throughput")
             servers = ("werkzeug",) if args.mode == "smoke" else throughput.SERVERS
             log(f"throughput: {', '.join(servers)}, {profile['tput_rounds']} rounds of {profile['tput_seconds']} s")
-            results["throughput"] = throughput.run(python=python, seconds=profile["tput_seconds"],
-                                                   rounds=profile["tput_rounds"], servers=servers, workdir=workdir)
+            results["throughput"] = throughput.run(
+                python=python,
+                seconds=profile["tput_seconds"],
+                rounds=profile["tput_rounds"],
+                servers=servers,
+                workdir=workdir,
+            )
             save()
         if "scaling" in args.parts:
             note_load("scaling")

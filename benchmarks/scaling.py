@@ -103,8 +103,12 @@ def scale(modules: int, reloads: int) -> dict[str, Any]:
             "user_modules": user,
             "import_s": float(app["import_s"]),
             "graph_build_ms": statistics.median(builds),
-            "reload_ms": {"median": statistics.median(durations), "p90": percentile(durations, 0.9),
-                          "max": max(durations), "n": len(durations)},
+            "reload_ms": {
+                "median": statistics.median(durations),
+                "p90": percentile(durations, 0.9),
+                "max": max(durations),
+                "n": len(durations),
+            },
             "reload_wall_ms": statistics.median(walls),
             "rerun": modules_rerun,
         }
@@ -132,8 +136,15 @@ def memory(checkpoints: list[int]) -> dict[str, Any]:
                 if result is None or not result.ok:
                     raise RuntimeError(f"reload failed: {result and result.error}")
                 done += 1
-            rows.append({"reloads": done, "rss_mb": rss_mb(), "live_modules": live_modules(),
-                         "sys_modules": len(sys.modules), "generation": mw.generation})
+            rows.append(
+                {
+                    "reloads": done,
+                    "rss_mb": rss_mb(),
+                    "live_modules": live_modules(),
+                    "sys_modules": len(sys.modules),
+                    "generation": mw.generation,
+                }
+            )
         return {"flavour": flavour, "rows": rows, "seconds": time.perf_counter() - t}
     finally:
         mw.close()

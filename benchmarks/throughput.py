@@ -25,7 +25,7 @@ from bench_common import HOST, free_port, log, probe, spawn, stop
 
 RUNNERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runners")
 
-BARE_WSGI = '''
+BARE_WSGI = """
 BODY = [b"hello, world"]
 HEADERS = [("Content-Type", "text/plain"), ("Content-Length", "12")]
 
@@ -33,18 +33,18 @@ HEADERS = [("Content-Type", "text/plain"), ("Content-Length", "12")]
 def app(environ, start_response):
     start_response("200 OK", HEADERS)
     return BODY
-'''
+"""
 
-ON_WSGI = '''
+ON_WSGI = """
 import os
 
 from hotwsgi import HotReloadMiddleware
 
 # enabled=True: under gunicorn the middleware would otherwise switch itself off.
 app = HotReloadMiddleware("wsgi_bare:app", enabled=True, watch=[os.path.dirname(os.path.abspath(__file__))])
-'''
+"""
 
-BARE_ASGI = '''
+BARE_ASGI = """
 START = {"type": "http.response.start", "status": 200,
          "headers": [(b"content-type", b"text/plain"), (b"content-length", b"12")]}
 BODY = {"type": "http.response.body", "body": b"hello, world"}
@@ -61,15 +61,15 @@ async def app(scope, receive, send):
                 return
     await send(START)
     await send(BODY)
-'''
+"""
 
-ON_ASGI = '''
+ON_ASGI = """
 import os
 
 from hotwsgi import HotReloadMiddleware
 
 app = HotReloadMiddleware("asgi_bare:app", enabled=True, watch=[os.path.dirname(os.path.abspath(__file__))])
-'''
+"""
 
 SERVERS = ("werkzeug", "gunicorn", "uvicorn")
 
@@ -133,21 +133,29 @@ def wrk(port: int, seconds: float, connections: int = 8) -> tuple[float | None, 
     match = _RPS.search(text)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", text)
     count = _REQUESTS.search(text)
-    return (float(match.group(1)) if match else None), (errors.group(0) if errors else ""), (
-        int(count.group(1)) if count else 0)
+    return (
+        (float(match.group(1)) if match else None),
+        (errors.group(0) if errors else ""),
+        (int(count.group(1)) if count else 0),
+    )
 
 
-def run(*, python: str, seconds: float, rounds: int, servers: tuple[str, ...] = SERVERS,
-        workdir: str) -> dict[str, Any]:
+def run(
+    *, python: str, seconds: float, rounds: int, servers: tuple[str, ...] = SERVERS, workdir: str
+) -> dict[str, Any]:
     if shutil.which("wrk") is None:
         return {"available": False, "error": "wrk is not installed (apt-get install -y wrk)"}
     folder = tempfile.mkdtemp(prefix="hotwsgi-throughput-")
-    for name, text in (("wsgi_bare", BARE_WSGI), ("wsgi_on", ON_WSGI), ("asgi_bare", BARE_ASGI),
-                       ("asgi_on", ON_ASGI)):
+    for name, text in (("wsgi_bare", BARE_WSGI), ("wsgi_on", ON_WSGI), ("asgi_bare", BARE_ASGI), ("asgi_on", ON_ASGI)):
         with open(os.path.join(folder, f"{name}.py"), "w") as f:
             f.write(text)
-    results: dict[str, Any] = {"available": True, "seconds": seconds, "rounds": rounds, "servers": {},
-                               "pinned": bool(_pin(0))}
+    results: dict[str, Any] = {
+        "available": True,
+        "seconds": seconds,
+        "rounds": rounds,
+        "servers": {},
+        "pinned": bool(_pin(0)),
+    }
     try:
         for server in servers:
             procs: dict[str, tuple[subprocess.Popen[Any], int]] = {}
@@ -157,8 +165,7 @@ def run(*, python: str, seconds: float, rounds: int, servers: tuple[str, ...] = 
                     port = free_port()
                     log_path = os.path.join(workdir, f"throughput-{server}-{wrap}.log")
                     env = {"PYTHONPATH": folder}
-                    proc = spawn(_command(python, server, wrap, port, folder), cwd=folder, env=env,
-                                 log_path=log_path)
+                    proc = spawn(_command(python, server, wrap, port, folder), cwd=folder, env=env, log_path=log_path)
                     procs[wrap] = (proc, port)
                 for wrap, (proc, port) in procs.items():
                     if not _wait_ok(proc, port):

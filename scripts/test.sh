@@ -32,5 +32,6 @@ if [ -n "$PACKAGES" ]; then
             "(HOTWSGI_SKIP_BROWSER=1 skips the browser ones)" >&2
     if [ -n "$MADE_POLICY" ]; then rm -f "$POLICY"; fi
 fi
-.venv/bin/python -m ruff check hotwsgi tests
+.venv/bin/python -m ruff check hotwsgi tests benchmarks examples
+.venv/bin/python -m ruff format --check --quiet hotwsgi tests benchmarks examples
 exec .venv/bin/python -m pytest "$@"
