@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._config import Config
+from ._errors import relpath
 
 __all__ = ("ImportRunner", "Outcome", "broader_reload_may_fix", "restart_reason")
 
@@ -42,7 +43,7 @@ def restart_reason(paths: Iterable[str], config: Config) -> str | None:
             return f"{name} changed (--reload-mode restart)"
         if any(fnmatch.fnmatch(name, pattern) for pattern in RESTART_PATTERNS):
             what = "a C extension" if name.endswith((".so", ".pyd")) else name
-            return f"{what} changed ({path}), which no in-process reload can apply"
+            return f"{what} changed ({relpath(path)}), which no in-process reload can apply"
     return None
 
 

@@ -154,9 +154,13 @@ def check_app(app: Any, described_as: str) -> Any:
         )
     if not callable(app) or isinstance(app, (type(None), str, bytes, int, float)):
         raise NotAnAppError(
-            f"{described_as} is a {type(app).__name__}, not a WSGI or ASGI app; "
+            f"{described_as} is {_article(type(app).__name__)} {type(app).__name__}, not a WSGI or ASGI app; "
             f"point at the app object (or a factory with --factory)"
         )
     if isinstance(app, ModuleType):
         raise NotAnAppError(f"{described_as} is a module, not an app; name the app in it, like module:app")
     return app
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1].lower() in "aeiou" else "a"

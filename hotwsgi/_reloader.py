@@ -71,6 +71,7 @@ class Reloader:
         self.host = host
         self.home = home
         self.roots = tuple(os.path.realpath(r) for r in roots)
+        self.watched: tuple[str, ...] = ()  # the roots the watcher was started on (those that exist)
         self.index = ModuleIndex(self.roots)
         self.graph = ImportGraph()
         self.generation = 0
@@ -109,6 +110,7 @@ class Reloader:
             if missing:
                 logger.warning("hotwsgi: not watching %s: no such folder", ", ".join(missing))
             roots = [r for r in self.roots if os.path.isdir(r)]
+            self.watched = tuple(roots)
             if roots:
                 self._watcher = Watcher(roots, self._filter, self.schedule)
         self._start_worker()
@@ -256,14 +258,23 @@ class Reloader:
             started = time.perf_counter()
             changes = tuple(sorted(paths))
             reason = restart_reason(paths, self.config)
-            if reason is None and self._stuck is not None and self._stuck[0].is_alive():
-                # Its import lock is still held: importing that module again would hang too.
-                reason = f"{self._stuck[1]} is still stuck in the import that timed out"
             order, pinned, anything = self.plan(paths, full=full)
             if pinned and reason is None:
                 reason = f"{pinned[0]} changed and says __reloadable__ = False"
-            if reason is not None and self._restart(reason, changes):
-                return None
+            stuck = self._stuck[1] if self._stuck is not None and self._stuck[0].is_alive() else None
+            if reason is None and stuck is not None:
+                # Its import lock is still held: importing that module again would hang too.
+                reason = f"{stuck} is still stuck in the import that timed out"
+            if reason is not None:
+                if self.restart_handler is not None:
+                    self._restart(reason, changes)
+                    return None
+                if stuck is not None and (stuck in order or stuck not in sys.modules):
+                    # Nobody can restart us (plain middleware): say so now instead of
+                    # waiting reload_timeout again on the same held import lock.
+                    message = f"{stuck} is still stuck in the import that timed out; restart the server to reload it"
+                    return self._failed(changes, order, started, message)
+                logger.warning("hotwsgi: %s: restart the server to pick this up", reason)
             if not anything:
                 # CSS, JS and any other watched file that is no module: nothing
                 # re-runs, but open pages may want to refresh.
@@ -295,6 +306,29 @@ class Reloader:
     def _finish(self, tx: Transaction) -> Any:
         """Inside the transaction, after the modules ran: the new app, ready to serve."""
         return self.host.prepare(self.home.resolve(tx))
+
+    def _failed(
+        self, changes: tuple[str, ...], order: list[str], started: float, summary: str, text: str = ""
+    ) -> ReloadResult:
+        """Record, announce and log a reload that did not happen; the old app keeps serving."""
+        result = ReloadResult(
+            ok=False,
+            generation=self.generation,
+            changes=changes,
+            modules=tuple(order),
+            duration_ms=(time.perf_counter() - started) * 1000,
+            error=summary,
+            traceback=text or summary + "\n",
+        )
+        self.last_reload = result
+        self._notify(self.on_result, result)
+        if text.strip() and text.strip() != summary:
+            logger.error(
+                "hotwsgi: reload failed, still serving generation %d: %s\n%s", self.generation, summary, text.rstrip()
+            )
+        else:
+            logger.error("hotwsgi: reload failed, still serving generation %d: %s", self.generation, summary)
+        return result
 
     def _restart(self, reason: str, changes: tuple[str, ...]) -> bool:
         """Ask for a process restart; False when nobody can restart us (plain middleware)."""
@@ -339,30 +373,13 @@ class Reloader:
                     f"re-running {running} did not finish within reload_timeout={self.config.reload_timeout}s; "
                     f"gave up, the old app keeps serving"
                 )
-                text = summary + "\n"
+                text = ""
             else:
                 assert outcome.error is not None
                 summary, text = format_user_error(outcome.error)
             self._retry = set(changes)
             self._retry_full = full
-            result = ReloadResult(
-                ok=False,
-                generation=self.generation,
-                changes=changes,
-                modules=tuple(order),
-                duration_ms=(time.perf_counter() - started) * 1000,
-                error=summary,
-                traceback=text,
-            )
-            self.last_reload = result
-            self._notify(self.on_result, result)
-            logger.error(
-                "hotwsgi: reload failed, still serving generation %d: %s\n%s",
-                self.generation,
-                summary,
-                text.rstrip(),
-            )
-            return result, outcome.error
+            return self._failed(changes, order, started, summary, text), outcome.error
         try:
             old_app = self.host.swap(outcome.value)
             self.generation += 1

@@ -223,9 +223,9 @@ class HotReloadMiddleware:
     @property
     def watch(self) -> tuple[str, ...]:
         """The folders being watched (empty when reloading is off or ``watch=()``)."""
-        if self._reloader is None or self.config.watch == ():
+        if self._reloader is None:
             return ()
-        return self._reloader.roots
+        return self._reloader.watched
 
     def reload(self, paths: Iterable[str | os.PathLike[str]] | None = None) -> ReloadResult | None:
         """Reload now, in this thread, and return the result.
@@ -283,7 +283,8 @@ class HotReloadMiddleware:
 
     def __repr__(self) -> str:
         state = f"generation {self.generation}" if self.enabled else "off"
-        return f"<{type(self).__name__} {self.home.describe() if self.home else self.app!r} ({state})>"
+        target = repr(self.home.describe()) if self.home is not None and self.home.module else repr(self.app)
+        return f"<{type(self).__name__} {target} ({state})>"
 
 
 class _Tracked:

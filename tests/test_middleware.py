@@ -84,7 +84,7 @@ def test_bad_import_strings_say_what_is_wrong(project: Project) -> None:
         HotReloadMiddleware("nonexistent_pkg_x.web:app")
     with pytest.raises(AppImportError, match=r'could not find "ap" .* Did you mean "app"'):
         HotReloadMiddleware(f"{project.pkg}.web:ap")
-    with pytest.raises(NotAnAppError, match="is a int, not a WSGI or ASGI app"):
+    with pytest.raises(NotAnAppError, match="is an int, not a WSGI or ASGI app"):
         HotReloadMiddleware(f"{project.pkg}.web:NOT_AN_APP")
 
 
@@ -179,3 +179,12 @@ def test_a_factory_named_without_factory_gets_a_hint(project: Project) -> None:
         HotReloadMiddleware(f"{project.pkg}.web:create_app")
     mw = project.middleware("web:create_app", factory=True)
     assert call(mw)[1] == "v1"
+
+
+def test_repr_names_the_app_and_its_state(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", PLAIN)
+    mw = project.middleware()
+    assert repr(mw) == f"<WSGIHotReloadMiddleware '{project.pkg}.web:app' (generation 0)>"
+    off = HotReloadMiddleware(mw.app, enabled=False)
+    assert repr(off).startswith("<WSGIHotReloadMiddleware <function app at ") and repr(off).endswith(" (off)>")

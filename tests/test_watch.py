@@ -105,9 +105,11 @@ def test_a_watched_root_that_does_not_exist_is_reported(tmp_path: Path, caplog) 
         start_response("200 OK", [])
         return [b"x"]
 
-    mw = HotReloadMiddleware(app, watch=[tmp_path / "missing"])
+    (tmp_path / "here").mkdir()
+    mw = HotReloadMiddleware(app, watch=[tmp_path / "missing", tmp_path / "here"])
     try:
         assert "no such folder" in caplog.text
+        assert mw.watch == (os.path.realpath(tmp_path / "here"),)  # what the serving line and status show
     finally:
         mw.close()
     assert os.path.exists(tmp_path)
