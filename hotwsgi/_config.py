@@ -101,11 +101,14 @@ class Config:
 
     @property
     def all_include(self) -> tuple[str, ...]:
+        """The globs that make a changed file count: the defaults, then ``include``."""
         return DEFAULT_INCLUDE + tuple(p for p in self.include if p not in DEFAULT_INCLUDE)
 
     @property
     def all_exclude(self) -> tuple[str, ...]:
+        """The globs never watched: the defaults (virtualenvs, .git, caches), then ``exclude``."""
         return DEFAULT_EXCLUDE + tuple(p for p in self.exclude if p not in DEFAULT_EXCLUDE)
 
     def replace(self, **changes: Any) -> Config:
+        """A copy with ``changes`` applied and checked again, like a new ``Config(...)``."""
         return dataclasses.replace(self, **changes)

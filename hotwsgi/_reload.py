@@ -50,6 +50,7 @@ class ReloadResult:
     traceback: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as plain JSON-ready data (what ``/__hotwsgi__/status`` shows)."""
         return dataclasses.asdict(self)
 
 
