@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -115,7 +116,12 @@ class HotReloadMiddleware:
                 klass = ASGIHotReloadMiddleware
             else:
                 klass = WSGIHotReloadMiddleware
-        self = object.__new__(klass)
+        if klass is WSGIHotReloadMiddleware and _off_from_the_start(tx is not None, kwargs):
+            # Reloading is off for good: calls go straight to the app through
+            # functools.partial's C-level __call__, with no Python frame of ours.
+            self = functools.partial.__new__(_WSGIPassThrough, resolved)
+        else:
+            self = object.__new__(klass)
         self.__dict__["_prepared"] = (resolved, spec, caller, tx is not None)
         return self
 
@@ -357,3 +363,35 @@ class WSGIHotReloadMiddleware(HotReloadMiddleware):
                 gate.notify_drained()
             return result
         return _Tracked(result, gate)
+
+
+def _off_from_the_start(inert: bool, kwargs: Mapping[str, Any]) -> bool:
+    """Whether ``__init__`` will turn reloading off, judged before it runs (it logs why)."""
+    config = kwargs.get("config")
+    enabled = config.enabled if config is not None else kwargs.get("enabled")
+    if inert or enabled is False:
+        return True
+    return enabled is None and bool(reload_env_off() or deployment_in_process() or werkzeug_reloader_active())
+
+
+class _WSGIPassThrough(functools.partial, WSGIHotReloadMiddleware):  # type: ignore[type-arg,misc]
+    """A WSGI middleware with reloading off from the start: ``partial(app)`` with the middleware's API.
+
+    ``DESIGN.md`` asks that disabled wrapping cost nothing measurable; a
+    Python ``__call__`` costs a frame per request, ``functools.partial``'s
+    call does not. Only for WSGI: ASGI servers inspect ``__call__`` to tell
+    ASGI 3 from ASGI 2, and a partial's would read as ASGI 2.
+    """
+
+    __slots__ = ()
+    __repr__ = WSGIHotReloadMiddleware.__repr__
+
+    def __get__(self, obj: object, objtype: type | None = None) -> _WSGIPassThrough:
+        return self  # as a class attribute it stays the app, not a bound method (partial binds on 3.14)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("HotReloadMiddleware objects cannot be pickled")
+
+
+_WSGIPassThrough.__name__ = _WSGIPassThrough.__qualname__ = "WSGIHotReloadMiddleware"
+
