@@ -86,6 +86,10 @@ class AppLifespan:
         self._from_app = asyncio.Queue()
         scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": self.state}
         self._task = asyncio.get_running_loop().create_task(self._run(scope), name="hotwsgi-lifespan")
+        # A server running with lifespan off never asks for a shutdown, so the
+        # current generation's lifespan is still waiting when the loop closes at
+        # exit, as it would be under the server itself: no "Task was destroyed" noise.
+        self._task._log_destroy_pending = False  # type: ignore[attr-defined]
         self._to_app.put_nowait({"type": "lifespan.startup"})
         try:
             message = await self._from_app.get()
