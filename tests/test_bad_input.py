@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,11 +45,19 @@ def server(site: Path):  # type: ignore[no-untyped-def]
 
 
 def _still_serving_then_recovers(server: ServerProcess, site: Path, failure: str) -> None:
+    _still_serving_then_recovers_by(
+        server, failure, lambda: write_file(site / "views.py", views("recovered")), expect="200 recovered"
+    )
+
+
+def _still_serving_then_recovers_by(
+    server: ServerProcess, failure: str, fix: Callable[[], object], expect: str
+) -> None:
     wait_for(lambda: failure in server.log, what=f"the failure {failure!r} to be logged")
     assert server.text() == "200 v1"
     assert "restarting the process" not in server.log
-    write_file(site / "views.py", views("recovered"))
-    wait_for(lambda: server.text() == "200 recovered", what="the next good save")
+    fix()
+    wait_for(lambda: server.text() == expect, what="the fix to be served")
 
 
 @pytest.mark.parametrize(
@@ -142,6 +152,35 @@ def test_watched_root_deleted_and_restored(tmp_path: Path) -> None:
         shutil.copytree(backup, site)
         write_file(site / "views.py", views("back"))
         wait_for(lambda: running.text() == "200 back", what="watching to resume")
+
+
+def _without_root_file_access() -> list[str]:
+    """A command prefix under which file modes apply: root reads anything unless it drops these."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): file modes would not apply")
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
+
+
+def test_permission_denied_then_fixed(tmp_path: Path) -> None:
+    site = make_project(tmp_path / "site", {"web.py": WEB, "views.py": views("v1")})
+    command = [*_without_root_file_access(), sys.executable, "-m", "hotwsgi"]
+    server = ServerProcess(["serve", "web:app", "--port", "0"], site, command=command)
+    try:
+        server.wait_ready()
+        assert server.text() == "200 v1"
+        # An editor-like save of a file that ends up unreadable (copied in with mode 000).
+        tmp = site / ".views.py.tmp"
+        tmp.write_text(views("v2"))
+        tmp.chmod(0)
+        os.replace(tmp, site / "views.py")
+        _still_serving_then_recovers_by(
+            server, "PermissionError", lambda: (site / "views.py").chmod(0o644), expect="200 v2"
+        )
+    finally:
+        server.stop()
 
 
 def test_save_storm_makes_few_reloads_and_serves_every_request(server: ServerProcess, site: Path) -> None:
