@@ -394,4 +394,3 @@ class _WSGIPassThrough(functools.partial, WSGIHotReloadMiddleware):  # type: ign
 
 
 _WSGIPassThrough.__name__ = _WSGIPassThrough.__qualname__ = "WSGIHotReloadMiddleware"
-
