@@ -122,7 +122,7 @@ def serve(
     logger.warning(
         "hotwsgi: serving %s on %s (%s, %s)",
         app if isinstance(app, str) else type(app).__name__,
-        f"unix:{bound_host}" if uds else f"http://{shown_host}:{bound_port}",
+        f"unix:{bound_host}" if uds else f"{getattr(srv, 'scheme', 'http')}://{shown_host}:{bound_port}",
         srv.name,
         state,
         extra={"status_line": True},

@@ -272,7 +272,7 @@ def fcgi_get(address: tuple[str, int] | str, path: str = "/", **kwargs: object) 
 
 
 def address_of(url: str) -> tuple[str, int] | str:
-    """The FastCGI address in a ``hotwsgi: serving ... on URL`` log line (``http://h:p`` or ``unix:/path``)."""
+    """The FastCGI address in a ``hotwsgi: serving ... on URL`` log line (``fcgi://h:p`` or ``unix:/path``)."""
     if url.startswith("unix:"):
         return url[len("unix:") :]
     parts = urlsplit(url)

@@ -78,7 +78,8 @@ def test_serve_and_reload_over_tcp(tmp_path: Path) -> None:
     make_project(tmp_path, VERSIONED_APP)
     with serve(["serve", "app:app", "--server", "flup-fcgi", "--port", "0"], tmp_path) as server:
         assert "(flup-fcgi, reloading on" in server.log
-        assert "fastcgi_pass 127.0.0.1:" in server.log
+        assert (server.url or "").startswith("fcgi://127.0.0.1:")
+        wait_for(lambda: "fastcgi_pass 127.0.0.1:" in server.log, what="the nginx hint")
         address = address_of(server.url or "")
         response = fcgi_get(address, "/")
         assert (response.status, response.body) == (200, b"version 0")

@@ -80,7 +80,7 @@ def text_of(url: str, **kwargs: Any) -> str:
     return f"{status} {body.decode('utf-8', 'replace')}"
 
 
-_SERVING = re.compile(r"serving .* on (http://\S+?) \(")
+_SERVING = re.compile(r"serving .* on ((?:http|fcgi)://\S+?) \(")
 
 
 def read_lines(proc: subprocess.Popen[str]) -> tuple[list[str], threading.Thread]:

@@ -221,6 +221,7 @@ class Server:
     """
 
     name = "flup-fcgi"
+    scheme = "fcgi"  # the serving line says fcgi://host:port: the address speaks FastCGI, not HTTP
 
     def __init__(self, app: Any, *, host: str, port: int, uds: str | None = None, **options: Any) -> None:
         for option in options:
