@@ -54,7 +54,7 @@ def test_bad_pyproject_is_one_clear_line(tmp_path: Path, table: str, message: st
 def test_no_app_anywhere(tmp_path: Path) -> None:
     server = ServerProcess(["serve"], tmp_path)
     assert server.wait_exit(30) == 1
-    assert "no APP given" in server.log
+    server.wait_log("no APP given")
 
 
 def test_pyproject_keys_map_onto_serve_parameters(tmp_path: Path) -> None:

@@ -131,8 +131,8 @@ def test_pinned_module_change_restarts_keeping_the_socket(tmp_path: Path) -> Non
             thread.join(20)
         # Same process id (exec keeps it), same address, new code; nobody was refused.
         assert _pid(server.text()) == _pid(first)
-        assert "restarting the process: settings changed and says __reloadable__ = False" in server.log
-        assert "hotwsgi: restarted:" in server.log
+        server.wait_log("restarting the process: settings changed and says __reloadable__ = False")
+        server.wait_log("hotwsgi: restarted:")
         assert failures == []
 
 
@@ -178,7 +178,7 @@ def test_reload_mode_restart_restarts_on_every_change(tmp_path: Path) -> None:
         assert server.text().startswith("200 one")
         write_file(tmp_path / "settings.py", "NAME = 'two'\n")
         wait_for(lambda: server.text().startswith("200 two"), timeout=30, what="the restart")
-        assert "--reload-mode restart" in server.log
+        server.wait_log("--reload-mode restart")
 
 
 def test_broken_code_after_a_restart_waits_for_the_fix(tmp_path: Path) -> None:

@@ -61,7 +61,7 @@ def test_ctrl_c_during_a_reload_shuts_down_cleanly(tmp_path: Path) -> None:
         assert server.wait_exit(15) == 0, server.log
         assert time.monotonic() - started < 10
         assert "Traceback" not in server.log
-        assert "hotwsgi: stopped" in server.log
+        server.wait_log("hotwsgi: stopped")
     finally:
         server.stop()
 

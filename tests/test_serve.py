@@ -234,7 +234,7 @@ def test_error_in_user_code_at_start_shows_their_traceback_only(app_dir: Path) -
 
 def test_no_reload_serves_without_watching(app_dir: Path) -> None:
     with serve(["serve", "web:app", "--port", "0", "--no-reload"], cwd=app_dir) as server:
-        assert "reloading off" in server.log
+        server.wait_log("reloading off")
         write_file(app_dir / "views.py", views("v2"))
         time.sleep(0.5)
         assert server.text() == "200 v1"
@@ -256,7 +256,7 @@ def test_binds_loopback_by_default_and_warns_on_a_public_address(app_dir: Path) 
         assert server.url is not None and server.url.startswith("http://127.0.0.1:")
         assert "anyone who can reach" not in server.log
     with serve(["serve", "web:app", "--port", "0", "--host", "0.0.0.0"], cwd=app_dir) as server:
-        assert "listening on 0.0.0.0 with reloading on" in server.log
+        server.wait_log("listening on 0.0.0.0 with reloading on")
     with serve(["serve", "web:app", "--port", "0", "--host", "0.0.0.0", "--no-reload"], cwd=app_dir) as server:
         assert "anyone who can reach" not in server.log
 
@@ -279,6 +279,6 @@ def test_log_level_warning_hides_the_reload_lines_but_not_failures(app_dir: Path
 
 def test_reload_flag_as_uvicorn_spells_it(app_dir: Path) -> None:
     with serve(["serve", "web:app", "--reload", "--port", "0"], cwd=app_dir) as server:
-        assert "reloading on" in server.log
+        server.wait_log("reloading on")
     code, out = _run_cli(["serve", "web:app", "--reload", "--no-reload"], app_dir)
     _assert_short_error(code, out, "contradict")

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.server
 def test_serve_and_reload(tmp_path: Path) -> None:
     make_project(tmp_path, VERSIONED_APP)
     with serve(["serve", "app:app", "--server", "cheroot", "--port", "0", "--threads", "4"], tmp_path) as server:
-        assert "(cheroot, reloading on" in server.log
+        server.wait_log("(cheroot, reloading on")
         status, headers, body = server.get("/")
         assert (status, body) == (200, b"version 0")
         assert headers["server"].startswith("Cheroot/")
@@ -134,7 +134,7 @@ def test_a_process_restart_keeps_the_port(tmp_path: Path, name: str) -> None:
         assert server.text("/") == "200 version 0"
         set_version(tmp_path, 1)
         wait_for(lambda: server.text("/") == "200 version 1", what="the restarted process on the same port")
-        assert "hotwsgi: restarted:" in server.log
+        server.wait_log("hotwsgi: restarted:")
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ def copy_example(tmp_path: Path) -> Path:
 def test_example_native_app_reloads_in_process(tmp_path: Path) -> None:
     root = copy_example(tmp_path)
     with serve(["serve", "app:app", "--server", "cherrypy", "--port", "0"], root) as server:
-        assert "(cherrypy, reloading on" in server.log
+        server.wait_log("(cherrypy, reloading on")
         assert server.text("/?name=you") == "200 Hello from CherryPy, you! (visit 1)\n"
         pid = json.loads(server.get("/api/status")[2])["pid"]
         write_file(root / "greeting.py", (root / "greeting.py").read_text().replace("Hello", "Howdy"), dedent=False)
@@ -90,8 +90,8 @@ def test_autoreloader_switched_on_by_the_user_is_turned_off_and_explained(tmp_pa
     files["app.py"] += '\ncherrypy.config.update({"engine.autoreload.on": True, "engine.autoreload.frequency": 0.2})\n'
     make_project(tmp_path, files)
     with serve(["serve", "app:app", "--server", "cherrypy", "--port", "0"], tmp_path) as server:
-        assert "your CherryPy config sets engine.autoreload.on = True" in server.log
-        assert "re-executes the whole process" in server.log
+        server.wait_log("your CherryPy config sets engine.autoreload.on = True")
+        server.wait_log("re-executes the whole process")
         word, pid = server.text("/").split()[1:]
         assert word == "one"
         write_file(tmp_path / "words.py", 'WORD = "two"\n')
@@ -132,7 +132,7 @@ def test_stop_lets_in_flight_requests_finish(tmp_path: Path) -> None:
         thread.join(10)
         assert results == ["200 slow done"]
         assert server.proc.returncode == 0
-        assert "Bus EXITED" in server.log
+        server.wait_log("Bus EXITED")
         assert "Traceback" not in server.log
 
 

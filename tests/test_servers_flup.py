@@ -77,7 +77,7 @@ class FCGIFetch:
 def test_serve_and_reload_over_tcp(tmp_path: Path) -> None:
     make_project(tmp_path, VERSIONED_APP)
     with serve(["serve", "app:app", "--server", "flup-fcgi", "--port", "0"], tmp_path) as server:
-        assert "(flup-fcgi, reloading on" in server.log
+        server.wait_log("(flup-fcgi, reloading on")
         assert (server.url or "").startswith("fcgi://127.0.0.1:")
         wait_for(lambda: "fastcgi_pass 127.0.0.1:" in server.log, what="the nginx hint")
         address = address_of(server.url or "")
@@ -164,7 +164,7 @@ def test_stale_socket_file_is_replaced(tmp_path: Path, short_tmp: Path) -> None:
     crashed.close()
     with serve(["serve", "app:app", "--server", "flup-fcgi", "--uds", path], tmp_path, ready=False) as server:
         wait_unix_ready(server)
-        assert "removing stale socket file" in server.log
+        server.wait_log("removing stale socket file")
         assert fcgi_get(path).text == "200 version 0"
 
 
@@ -339,7 +339,7 @@ def test_a_process_restart_keeps_the_socket(tmp_path: Path, short_tmp: Path, tra
             assert client.get("/").text == "200 version 0"
             set_version(tmp_path, 1)
             wait_for(lambda: client.get("/").text == "200 version 1", what="the restarted process on the same socket")
-        assert "hotwsgi: restarted:" in server.log
+        server.wait_log("hotwsgi: restarted:")
         server.stop()
         assert server.proc.returncode == 0
     assert not os.path.exists(path)

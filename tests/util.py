@@ -147,6 +147,14 @@ class ServerProcess:
         with self._lock:
             return "".join(self._lines)
 
+    def wait_log(self, text: str, timeout: float = DEFAULT_DEADLINE) -> None:
+        """Wait until ``text`` shows in the log: a line written before a response may reach us after it."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not in the log within {timeout}s:\n{self.log}")
+            time.sleep(0.01)
+
     def wait_ready(self, timeout: float = DEFAULT_DEADLINE) -> str:
         def ready() -> str | None:
             match = _SERVING.search(self.log)
