@@ -135,10 +135,14 @@ def serve(
     if on_ready is not None:
         on_ready(bound_host, bound_port)
 
+    stopping: list[threading.Thread] = []
+
     def request_restart(reason: str) -> None:
         restart_requested.append(reason)
         # Stop accepting; connections that arrive now wait in the accept queue.
-        threading.Thread(target=srv.shutdown, name="hotwsgi-restart", daemon=True).start()
+        thread = threading.Thread(target=srv.shutdown, name="hotwsgi-restart", daemon=True)
+        stopping.append(thread)
+        thread.start()
 
     reloader = getattr(middleware, "_reloader", None)
     if reloader is not None:
@@ -159,6 +163,10 @@ def serve(
         interrupted = True  # some servers (werkzeug) swallow it themselves: say goodbye below either way
     finally:
         if restart_requested and not interrupted:
+            for thread in stopping:
+                # Some servers (cheroot) return from serving before their stop has
+                # let the workers finish writing: exec'ing now would cut responses.
+                thread.join(config.drain_timeout)
             app_busy = getattr(middleware, "in_flight", lambda: 0)
             server_busy = getattr(srv, "busy", lambda: 0)
             still = wait_idle(lambda: max(app_busy(), server_busy()), config.drain_timeout)

@@ -153,9 +153,10 @@ BIG = {
 }
 
 
-def test_a_restart_waits_for_the_server_to_finish_writing_a_response(tmp_path: Path) -> None:
+@pytest.mark.parametrize("server_name", ["werkzeug", "cheroot"])
+def test_a_restart_waits_for_the_server_to_finish_writing_a_response(tmp_path: Path, server_name: str) -> None:
     make_project(tmp_path, BIG)
-    with serve(["serve", "web:app", "--port", "0"], cwd=tmp_path) as server:
+    with serve(["serve", "web:app", "--port", "0", "--server", server_name], cwd=tmp_path) as server:
         assert server.text() == "200 one"
         host, port = server.url.removeprefix("http://").rsplit(":", 1)  # type: ignore[union-attr]
         with socket.create_connection((host, int(port)), timeout=20) as conn:

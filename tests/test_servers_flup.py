@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fcgi_client import FCGIClient, address_of, fcgi_get
+from tests.fcgi_client import END_REQUEST, STDOUT, FCGIClient, address_of, cgi_params, fcgi_get
 from tests.servers_helpers import VERSIONED_APP, reload_storm, set_version
 from tests.util import ServerProcess, http_get, make_project, serve, text_of, wait_for, write_file
 
@@ -343,6 +343,45 @@ def test_a_process_restart_keeps_the_socket(tmp_path: Path, short_tmp: Path, tra
         server.stop()
         assert server.proc.returncode == 0
     assert not os.path.exists(path)
+
+
+BIG_APP = {
+    "app.py": """
+        BODY = b"x" * (16 * 1024 * 1024)
+
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            if environ["PATH_INFO"] == "/big":
+                return [BODY]  # a list: the app is done long before the gateway has written it
+            return [b"small"]
+    """,
+}
+
+
+def test_a_restart_lets_a_response_being_written_finish(tmp_path: Path) -> None:
+    make_project(tmp_path, BIG_APP)
+    argv = ["serve", "app:app", "--server", "flup-fcgi", "--port", "0", "--reload-mode", "restart"]
+    with serve(argv, tmp_path) as server:
+        address = address_of(server.url or "")
+        with FCGIClient(address, keep_conn=True, timeout=20) as client:
+            request_id = client.send_request(cgi_params(address, "GET", "/big", b"", None, None))
+            kind, _, first = client.read_record()  # the response has started; most of it is still to be written
+            assert kind == STDOUT
+            write_file(tmp_path / "other.py", "X = 1\n")
+            server.wait_log("restarting the process")
+            time.sleep(0.3)  # a restart that does not wait would cut the connection now
+            stdout = bytearray(first)
+            while True:
+                kind, rid, content = client.read_record()
+                assert rid == request_id
+                if kind == END_REQUEST:
+                    break
+                stdout += content
+        head, _, body = bytes(stdout).partition(b"\r\n\r\n")
+        assert b"200 OK" in head
+        assert len(body) == 16 * 1024 * 1024
+        server.wait_log("hotwsgi: restarted:")
+        assert fcgi_get(address, "/").text == "200 small"
 
 
 def test_example_four_clients_through_twenty_reloads(tmp_path: Path) -> None:

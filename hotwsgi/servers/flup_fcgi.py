@@ -43,6 +43,8 @@ SHUTDOWN_TIMEOUT = 10.0
 _POLL = 0.25
 #: Longest wait for the web server to close a connection we finished with.
 _LINGER = 2.0
+#: Seconds a just-accepted connection is given to send its first request once the server stops.
+_FRESH_GRACE = 1.0
 _HEADER = struct.Struct("!BBHHBx")  # FastCGI record header: version, type, request id, length, padding
 _FCGI_VERSION_1 = 1
 _HTTP_ANSWER = (
@@ -61,6 +63,7 @@ def _gateway_classes() -> tuple[type, type]:
 
         _first = True
         _cleaned = False
+        accepted = 0.0  # time.monotonic() at accept
 
         def process_input(self) -> None:
             # flup waits on select() until data comes, so a keep-alive
@@ -69,7 +72,9 @@ def _gateway_classes() -> tuple[type, type]:
             sock = self._sock
             while self._keepGoing:
                 if self.server.stopping.is_set() and not self._requests:
-                    raise EOFError
+                    # A connection accepted a moment ago may have its request on the way.
+                    if not (self._first and time.monotonic() - self.accepted < _FRESH_GRACE):
+                        raise EOFError
                 try:
                     readable = sock.fileno() >= 0 and _readable(sock, _POLL)
                 except (OSError, ValueError):
@@ -303,6 +308,7 @@ class Server:
                 return
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = self._connection_class(client, address, self._gateway, 0)
+        connection.accepted = time.monotonic()
         thread = threading.Thread(target=self._run, args=(connection,), name="hotwsgi-fcgi", daemon=True)
         with self._lock:
             self._threads.add(thread)
@@ -320,6 +326,15 @@ class Server:
             with self._lock:
                 self._threads.discard(threading.current_thread())
                 self._connections.discard(connection)
+
+    def busy(self) -> int:
+        """Connections still open; once stopping, that is the ones with a request to finish.
+
+        Idle keep-alive connections end within a fraction of a second after
+        :meth:`shutdown`, so a restart that waits on this closes them cleanly.
+        """
+        with self._lock:
+            return len(self._threads)
 
     def shutdown(self) -> None:
         if self._gateway is not None:
