@@ -119,7 +119,7 @@ class HotReloadMiddleware:
         if klass is WSGIHotReloadMiddleware and _off_from_the_start(tx is not None, kwargs):
             # Reloading is off for good: calls go straight to the app through
             # functools.partial's C-level __call__, with no Python frame of ours.
-            self = functools.partial.__new__(_WSGIPassThrough, resolved)
+            self: HotReloadMiddleware = functools.partial.__new__(_WSGIPassThrough, resolved)
         else:
             self = object.__new__(klass)
         self.__dict__["_prepared"] = (resolved, spec, caller, tx is not None)
@@ -374,7 +374,7 @@ def _off_from_the_start(inert: bool, kwargs: Mapping[str, Any]) -> bool:
     return enabled is None and bool(reload_env_off() or deployment_in_process() or werkzeug_reloader_active())
 
 
-class _WSGIPassThrough(functools.partial, WSGIHotReloadMiddleware):  # type: ignore[type-arg,misc]
+class _WSGIPassThrough(functools.partial, WSGIHotReloadMiddleware):  # type: ignore[type-arg]
     """A WSGI middleware with reloading off from the start: ``partial(app)`` with the middleware's API.
 
     ``DESIGN.md`` asks that disabled wrapping cost nothing measurable; a
