@@ -124,7 +124,11 @@ def cli() -> None:
 )
 @click.option("--livereload", is_flag=True, help="Refresh open pages after each reload; show errors in the page.")
 @click.option(
-    "--log-level", default="info", show_default=True, type=click.Choice(LOG_LEVELS), help="How much hotwsgi logs."
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(LOG_LEVELS),
+    help="How much hotwsgi and the server log.",
 )
 def serve_command(
     app: str | None,

@@ -169,3 +169,20 @@ def test_middleware_in_code_reloads_under_plain_uvicorn(tmp_path: Path) -> None:
             proc.wait(5)
         assert proc.stdout is not None
         proc.stdout.close()
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(
+    ("server", "access_line"), [("uvicorn", '"GET / HTTP/1.1" 200'), ("hypercorn", '"GET / 1.1" 200')]
+)
+def test_log_level_applies_to_the_servers_access_log(tmp_path: Path, server: str, access_line: str) -> None:
+    make_project(tmp_path, {"hello.py": HELLO})
+    with serve(["serve", "hello:app", "--port", "0", "--server", server], cwd=tmp_path) as running:
+        assert text_of(running.url + "/") == "200 hello"  # type: ignore[operator]
+        running.wait_log(access_line)
+    args = ["serve", "hello:app", "--port", "0", "--server", server, "--log-level", "warning"]
+    with serve(args, cwd=tmp_path) as running:
+        assert text_of(running.url + "/") == "200 hello"  # type: ignore[operator]
+        write_file(tmp_path / "hello.py", "def broken(:\n")
+        running.wait_log("reload failed")  # written after the request's access line would have been
+        assert access_line not in running.log

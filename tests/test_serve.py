@@ -275,6 +275,7 @@ def test_log_level_warning_hides_the_reload_lines_but_not_failures(app_dir: Path
         write_file(app_dir / "views.py", "def index(:\n")
         wait_for(lambda: "reload failed" in server.log, what="the failure")
         assert "-> generation" not in server.log
+        assert '"GET / HTTP/1.1" 200' not in server.log  # werkzeug's line per request, written before the failure
 
 
 def test_reload_flag_as_uvicorn_spells_it(app_dir: Path) -> None:

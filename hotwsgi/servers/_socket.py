@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 
 from .._restart import inherited_socket, remember_socket
 from ..exceptions import PortInUseError
 
-__all__ = ("bind_socket",)
+__all__ = ("bind_socket", "log_level")
+
+
+def log_level() -> int | None:
+    """The level ``--log-level`` gave hotwsgi's logger, for the server's own logs; None when unset."""
+    return logging.getLogger("hotwsgi").level or None
 
 
 def bind_socket(host: str, port: int, *, backlog: int = 128) -> socket.socket:

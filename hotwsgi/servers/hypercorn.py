@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 from ..exceptions import HotwsgiError
-from ._socket import bind_socket
+from ._socket import bind_socket, log_level
 from .uvicorn import reject_options
 
 INTERFACE = "asgi"
@@ -47,6 +47,8 @@ class Server:
         # Hypercorn takes ownership of the descriptor it is given: give it a copy.
         config.bind = [f"fd://{os.dup(self._socket.fileno())}"]
         config.accesslog = "-"
+        if (level := log_level()) is not None:
+            config.loglevel = logging.getLevelName(level)  # its access log goes by it too
         self._config = config
         address = self._socket.getsockname()
         return address[0], address[1]

@@ -7,7 +7,7 @@ import socket
 from typing import Any
 
 from ..exceptions import ConfigError, HotwsgiError
-from ._socket import bind_socket
+from ._socket import bind_socket, log_level
 
 INTERFACE = "asgi"
 REQUIRES = ("uvicorn",)
@@ -53,7 +53,10 @@ class Server:
         self._socket = bind_socket(self.host, self.port)
         # reload=False always: uvicorn's reloader restarts the process, which
         # is exactly what hotwsgi replaces. lifespan="on": hotwsgi answers it.
-        config = uvicorn.Config(app, lifespan="on", reload=False, workers=1)
+        options: dict[str, Any] = {}
+        if (level := log_level()) is not None:
+            options["log_level"] = level  # --log-level warning hides uvicorn's access lines too
+        config = uvicorn.Config(app, lifespan="on", reload=False, workers=1, **options)
         self._server = _Server(config)
         address = self._socket.getsockname()
         return address[0], address[1]

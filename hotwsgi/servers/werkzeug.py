@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
 
 from ..exceptions import ConfigError
-from ._socket import bind_socket
+from ._socket import bind_socket, log_level
 
 INTERFACE = "wsgi"
 REQUIRES = ("werkzeug",)
@@ -80,6 +81,9 @@ class Server:
                     with adapter._lock:
                         adapter._writing -= 1
 
+        if (level := log_level()) is not None:
+            # werkzeug logs a line per request at INFO; --log-level warning hides them too.
+            logging.getLogger("werkzeug").setLevel(level)
         self._socket = bind_socket(self.host, self.port)
         self._server = make_server(
             self.host, self.port, self.app, threaded=True, fd=self._socket.fileno(), request_handler=Handler
