@@ -122,6 +122,12 @@ def cli() -> None:
     type=click.FloatRange(0),
     help="Longest a request waits for a reload.",
 )
+@click.option(
+    "--env-file",
+    default=None,
+    help="Load environment variables from this file (python-dotenv) before importing APP; "
+    "a change to it restarts the process.",
+)
 @click.option("--livereload", is_flag=True, help="Refresh open pages after each reload; show errors in the page.")
 @click.option(
     "--log-level",
@@ -149,6 +155,7 @@ def serve_command(
     reload_timeout: float,
     drain_timeout: float,
     hold_timeout: float,
+    env_file: str | None,
     livereload: bool,
     log_level: str,
 ) -> None:
@@ -181,6 +188,7 @@ def serve_command(
             drain_timeout=drain_timeout,
             hold_timeout=hold_timeout,
             livereload=livereload,
+            env_file=env_file,
             reload_dirs=reload_dirs,
             reload_include=reload_include,
             reload_exclude=reload_exclude,

@@ -14,10 +14,19 @@ from typing import Any
 from ._config import Config
 from ._errors import relpath
 
-__all__ = ("ImportRunner", "Outcome", "broader_reload_may_fix", "restart_reason")
+__all__ = ("RESTART_FILES", "ImportRunner", "Outcome", "broader_reload_may_fix", "restart_reason", "restarts_process")
 
 #: Files whose change no in-process reload can apply: the process must restart.
 RESTART_PATTERNS = ("pyproject.toml", ".env", ".env.*", "*.so", "*.pyd")
+#: Real paths of more such files, named by the user (``--env-file``).
+RESTART_FILES: set[str] = set()
+
+
+def restarts_process(path: str) -> bool:
+    """True for a file whose change only a process restart can apply."""
+    name = os.path.basename(path)
+    return path in RESTART_FILES or any(fnmatch.fnmatch(name, pattern) for pattern in RESTART_PATTERNS)
+
 
 # Messages of errors that re-running *every* user module tends to cure: a
 # registry that already holds the old generation's object, a name imported
@@ -41,7 +50,7 @@ def restart_reason(paths: Iterable[str], config: Config) -> str | None:
         name = os.path.basename(path)
         if config.reload_mode == "restart":
             return f"{name} changed (--reload-mode restart)"
-        if any(fnmatch.fnmatch(name, pattern) for pattern in RESTART_PATTERNS):
+        if restarts_process(path):
             what = "a C extension" if name.endswith((".so", ".pyd")) else name
             return f"{what} changed ({relpath(path)}), which no in-process reload can apply"
     return None

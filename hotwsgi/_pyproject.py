@@ -42,6 +42,7 @@ KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "drain-timeout": ("drain_timeout", (int, float)),
     "hold-timeout": ("hold_timeout", (int, float)),
     "livereload": ("livereload", bool),
+    "env-file": ("env_file", str),
     "log-level": ("log_level", str),
 }
 

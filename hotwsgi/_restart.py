@@ -14,7 +14,15 @@ import sys
 import time
 from collections.abc import Callable
 
-__all__ = ("LISTEN_FD_ENV", "RESTARTED_ENV", "exec_self", "inherited_socket", "remember_socket", "wait_idle")
+__all__ = (
+    "LISTEN_FD_ENV",
+    "RESTARTED_ENV",
+    "exec_self",
+    "inherited_socket",
+    "remember_environment",
+    "remember_socket",
+    "wait_idle",
+)
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +30,16 @@ LISTEN_FD_ENV = "HOTWSGI_LISTEN_FD"
 RESTARTED_ENV = "HOTWSGI_RESTARTED"
 
 _listening: list[socket.socket] = []
+# The environment as it was before hotwsgi changed it (--env-file): a restart
+# starts from it, as a fresh start from the same shell would.
+_environment_at_start: dict[str, str] | None = None
+
+
+def remember_environment() -> None:
+    """Keep ``os.environ`` as it is now for :func:`exec_self` (the first call wins)."""
+    global _environment_at_start
+    if _environment_at_start is None:
+        _environment_at_start = dict(os.environ)
 
 
 def inherited_socket() -> socket.socket | None:
@@ -62,7 +80,8 @@ def wait_idle(in_flight: Callable[[], int], timeout: float) -> int:
 def exec_self(reason: str) -> None:
     """Replace this process with a fresh run of the same command line; return only on failure."""
     sock = listening_socket()
-    env = dict(os.environ)
+    env = dict(os.environ if _environment_at_start is None else _environment_at_start)
+    env.pop(LISTEN_FD_ENV, None)
     env[RESTARTED_ENV] = reason.replace("\n", " ")[:500]
     if sock is not None:
         sock.set_inheritable(True)

@@ -14,7 +14,8 @@ from typing import Any
 from ._config import Config
 from ._deploy import werkzeug_reloader_active
 from ._errors import relpath
-from ._restart import exec_self, wait_idle, was_restarted
+from ._escalate import RESTART_FILES
+from ._restart import exec_self, remember_environment, wait_idle, was_restarted
 from .exceptions import ConfigError, HotwsgiError
 
 __all__ = ("serve",)
@@ -49,6 +50,7 @@ def serve(
     reload_dirs: Iterable[str] = (),
     reload_include: Iterable[str] = (),
     reload_exclude: Iterable[str] = (),
+    env_file: str | os.PathLike[str] | None = None,
     on_ready: Callable[[str, int], None] | None = None,
     **server_options: Any,
 ) -> None:
@@ -69,6 +71,8 @@ def serve(
             "werkzeug's own reloader is running this process (WERKZEUG_RUN_MAIN=true); "
             "turn it off (use_reloader=False, flask run --no-reload): hotwsgi reloads in-process"
         )
+    if env_file is not None:
+        load_env_file(os.fspath(env_file))
     if app_dir is not None:
         if not os.path.isdir(app_dir):
             raise ConfigError(f'--app-dir "{app_dir}" is not a folder')
@@ -127,6 +131,12 @@ def serve(
         state,
         extra={"status_line": True},
     )
+    if env_file is not None and middleware.enabled:
+        real = os.path.realpath(env_file)
+        if not any(real.startswith(os.path.join(root, "")) for root in middleware.watch):
+            logger.warning(
+                "hotwsgi: %s is outside the watched folders: restart by hand after changing it", relpath(real)
+            )
     if middleware.enabled and not uds and not _is_loopback(bound_host):
         logger.warning(
             "hotwsgi: listening on %s with reloading on: anyone who can reach this address reaches a dev server",
@@ -221,3 +231,32 @@ def broken_app(error: HotwsgiError, config: Config, app_dir: str | None) -> Any:
             self._watcher.stop()
 
     return BrokenApp()
+
+
+def load_env_file(path: str) -> None:
+    """Put the variables of a ``.env``-style file into ``os.environ`` before the app is imported.
+
+    Like uvicorn's ``--env-file`` (python-dotenv; variables already set in the
+    environment win). The file's path is marked so that a change to it
+    restarts the process, which then reads it afresh from the environment
+    the first start had.
+    """
+    if not os.path.isfile(path):
+        raise ConfigError(f'--env-file "{path}" is not a file')
+    try:
+        import dotenv
+    except ImportError:
+        raise ConfigError(
+            "--env-file needs python-dotenv: pip install python-dotenv (hotwsgi[asgi] brings it)"
+        ) from None
+    remember_environment()
+    values = dotenv.dotenv_values(path)
+    dotenv.load_dotenv(path, override=False)
+    RESTART_FILES.add(os.path.realpath(path))
+    shadowed = sorted(k for k, v in values.items() if v is not None and os.environ.get(k) != v)
+    logger.info(
+        "hotwsgi: %d variable(s) from %s%s",
+        len(values),
+        relpath(os.path.abspath(path)),
+        f" ({', '.join(shadowed)} already set in the environment, kept)" if shadowed else "",
+    )

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 
 from watchfiles._rust_notify import RustNotify
 
-from ._escalate import RESTART_PATTERNS
+from ._escalate import restarts_process
 from ._modules import is_in_virtualenv
 
 __all__ = ("PathFilter", "Watcher")
@@ -51,7 +51,7 @@ class PathFilter:
         name = parts[-1]
         if any(part.startswith(".") for part in parts[:-1]):
             return False
-        if any(fnmatch.fnmatch(name, p) for p in RESTART_PATTERNS):
+        if restarts_process(path):
             return not is_in_virtualenv(os.path.dirname(path))  # these restart the process
         if name.startswith("."):
             return False

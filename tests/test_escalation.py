@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.inprocess import Project, call
-from tests.util import make_project, serve, wait_for, write_file
+from tests.util import ServerProcess, make_project, serve, wait_for, write_file
 
 PLAIN = """
 from .views import index
@@ -201,3 +201,41 @@ def test_project_files_restart_the_process(tmp_path: Path, name: str) -> None:
         write_file(tmp_path / name, "# changed\n")
         wait_for(lambda: "hotwsgi: restarted:" in server.log, timeout=30, what="the restart")
         wait_for(lambda: server.text().startswith("200 one"), timeout=30, what="the app after the restart")
+
+
+ENV_APP = {
+    "web.py": """
+        import os
+
+        GREETING = os.environ["GREETING"]
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return [f"{GREETING} {os.environ['WHO']} {os.getpid()}".encode()]
+    """,
+    "dev.env": "GREETING=hello\nWHO=file\n",
+}
+
+
+def test_env_file_is_read_before_the_app_and_a_change_to_it_restarts(tmp_path: Path) -> None:
+    make_project(tmp_path, ENV_APP)
+    args = ["serve", "web:app", "--port", "0", "--env-file", "dev.env"]
+    with serve(args, cwd=tmp_path, env={"WHO": "shell"}) as server:
+        status, greeting, who, pid = server.text().split()
+        assert (status, greeting, who) == ("200", "hello", "shell")  # the environment wins over the file
+        server.wait_log("2 variable(s) from dev.env (WHO already set in the environment, kept)")
+        write_file(tmp_path / "dev.env", "GREETING=bye\nWHO=file\n")
+        wait_for(lambda: server.text().split()[1] == "bye", timeout=30, what="the restarted process")
+        assert server.text().split()[1:] == ["bye", "shell", pid]  # same process, fresh environment
+        server.wait_log("restarting the process: dev.env changed")
+        # The restart read the file afresh: a variable removed from it is gone.
+        write_file(tmp_path / "dev.env", "WHO=file\n")
+        wait_for(lambda: server.get("/")[0] == 500, timeout=30, what="the app failing without GREETING")
+        server.wait_log("KeyError: 'GREETING'")
+
+
+def test_env_file_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
+    make_project(tmp_path, ENV_APP)
+    server = ServerProcess(["serve", "web:app", "--port", "0", "--env-file", "missing.env"], tmp_path)
+    assert server.wait_exit(30) == 1
+    assert server.log.strip() == 'Error: --env-file "missing.env" is not a file'
