@@ -252,7 +252,12 @@ def test_concurrent_clients_through_20_reloads(tmp_path: Path, server: str) -> N
                     with lock:
                         return any(v == version for _, _, v in results[-20:])
 
-                wait_for(seen, what=f"version {version}")
+                try:
+                    wait_for(seen, what=f"version {version}")
+                except AssertionError as exc:
+                    with lock:
+                        last = results[-3:]
+                    raise AssertionError(f"{exc}; last answers {last}; failures {failures[:5]}\n{srv.log}") from None
         finally:
             stop.set()
             for t in threads:
