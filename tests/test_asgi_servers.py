@@ -253,7 +253,7 @@ def test_concurrent_clients_through_20_reloads(tmp_path: Path, server: str) -> N
                         return any(v == version for _, _, v in results[-20:])
 
                 try:
-                    wait_for(seen, what=f"version {version}")
+                    wait_for(seen, timeout=30, what=f"version {version}")  # a guard against a hang, not a speed
                 except AssertionError as exc:
                     with lock:
                         last = results[-3:]
