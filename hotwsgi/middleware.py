@@ -116,7 +116,9 @@ class HotReloadMiddleware:
                 klass = ASGIHotReloadMiddleware
             else:
                 klass = WSGIHotReloadMiddleware
-        if klass is WSGIHotReloadMiddleware and _off_from_the_start(tx is not None, kwargs):
+        config = kwargs.get("config")
+        enabled = config.enabled if config is not None else kwargs.get("enabled")
+        if klass is WSGIHotReloadMiddleware and _why_off(tx is not None, enabled) is not None:
             # Reloading is off for good: calls go straight to the app through
             # functools.partial's C-level __call__, with no Python frame of ours.
             self: HotReloadMiddleware = functools.partial.__new__(_WSGIPassThrough, resolved)
@@ -196,24 +198,11 @@ class HotReloadMiddleware:
 
     def _off_reason(self, inert: bool) -> str | None:
         """Why reloading stays off ('' for a quiet no), or None when it runs."""
-        config = self.config
-        if inert:
-            return "the middleware was created while a reload was running; restart to use it"
-        if config.enabled is False:
+        reason = _why_off(inert, self.config.enabled)
+        if reason == _WERKZEUG_RELOADER_ON:
+            logger.warning("hotwsgi: %s", reason)
             return ""
-        if config.enabled is None:
-            if reload_env_off():
-                return "HOTWSGI_RELOAD is set to off"
-            deployment = deployment_in_process()
-            if deployment:
-                return f"running under {deployment} (pass enabled=True to reload there anyway)"
-            if werkzeug_reloader_active():
-                logger.warning(
-                    "hotwsgi: werkzeug's own reloader is on (use_reloader=True or flask run --reload), "
-                    "so hotwsgi stays off; turn that reloader off to reload in-process"
-                )
-                return ""
-        return None
+        return reason
 
     # -- public API -------------------------------------------------------------------
     @property
@@ -365,13 +354,31 @@ class WSGIHotReloadMiddleware(HotReloadMiddleware):
         return _Tracked(result, gate)
 
 
-def _off_from_the_start(inert: bool, kwargs: Mapping[str, Any]) -> bool:
-    """Whether ``__init__`` will turn reloading off, judged before it runs (it logs why)."""
-    config = kwargs.get("config")
-    enabled = config.enabled if config is not None else kwargs.get("enabled")
-    if inert or enabled is False:
-        return True
-    return enabled is None and bool(reload_env_off() or deployment_in_process() or werkzeug_reloader_active())
+_WERKZEUG_RELOADER_ON = (
+    "werkzeug's own reloader is on (use_reloader=True or flask run --reload), "
+    "so hotwsgi stays off; turn that reloader off to reload in-process"
+)
+
+
+def _why_off(inert: bool, enabled: bool | None) -> str | None:
+    """Why reloading stays off ('' for a quiet no), or None when it runs; logs nothing.
+
+    Both ``__new__`` (to pick the pass-through class) and ``__init__`` (to log
+    why) ask this, so they cannot disagree.
+    """
+    if inert:
+        return "the middleware was created while a reload was running; restart to use it"
+    if enabled is False:
+        return ""
+    if enabled is None:
+        if reload_env_off():
+            return "HOTWSGI_RELOAD is set to off"
+        deployment = deployment_in_process()
+        if deployment:
+            return f"running under {deployment} (pass enabled=True to reload there anyway)"
+        if werkzeug_reloader_active():
+            return _WERKZEUG_RELOADER_ON
+    return None
 
 
 class _WSGIPassThrough(functools.partial, WSGIHotReloadMiddleware):  # type: ignore[type-arg]
