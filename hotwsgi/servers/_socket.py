@@ -9,7 +9,11 @@ import socket
 from .._restart import inherited_socket, remember_socket
 from ..exceptions import PortInUseError
 
-__all__ = ("bind_socket", "log_level")
+__all__ = ("FRESH_GRACE", "bind_socket", "log_level")
+
+#: Seconds a just-accepted connection is still waited for when the server stops
+#: for a restart: its request may be on the way.
+FRESH_GRACE = 1.0
 
 
 def log_level() -> int | None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from .._restart import inherited_socket, remember_socket
 from ..exceptions import ConfigError, PortInUseError
-from ._socket import bind_socket
+from ._socket import FRESH_GRACE, bind_socket
 
 INTERFACE = "wsgi"
 REQUIRES = ("flup",)
@@ -43,8 +43,6 @@ SHUTDOWN_TIMEOUT = 10.0
 _POLL = 0.25
 #: Longest wait for the web server to close a connection we finished with.
 _LINGER = 2.0
-#: Seconds a just-accepted connection is given to send its first request once the server stops.
-_FRESH_GRACE = 1.0
 _HEADER = struct.Struct("!BBHHBx")  # FastCGI record header: version, type, request id, length, padding
 _FCGI_VERSION_1 = 1
 _HTTP_ANSWER = (
@@ -73,7 +71,7 @@ def _gateway_classes() -> tuple[type, type]:
             while self._keepGoing:
                 if self.server.stopping.is_set() and not self._requests:
                     # A connection accepted a moment ago may have its request on the way.
-                    if not (self._first and time.monotonic() - self.accepted < _FRESH_GRACE):
+                    if not (self._first and time.monotonic() - self.accepted < FRESH_GRACE):
                         raise EOFError
                 try:
                     readable = sock.fileno() >= 0 and _readable(sock, _POLL)

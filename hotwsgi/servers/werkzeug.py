@@ -8,15 +8,13 @@ import time
 from typing import Any
 
 from ..exceptions import ConfigError
-from ._socket import bind_socket, log_level
+from ._socket import FRESH_GRACE, bind_socket, log_level
 
 INTERFACE = "wsgi"
 REQUIRES = ("werkzeug",)
 EXTRA = "werkzeug"
 
 __all__ = ("EXTRA", "INTERFACE", "REQUIRES", "Server")
-
-FRESH_GRACE = 1.0
 
 
 class Server:
