@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -27,7 +26,7 @@ import pytest
 from hotwsgi._deploy import deployment_from_environ, deployment_in_process
 from hotwsgi.exceptions import HotwsgiError
 from tests.inprocess import Project, call
-from tests.util import http_get, make_project, read_lines, wait_for, write_file
+from tests.util import ServerProcess, http_get, make_project, wait_for, write_file
 
 # -- the environ each server sends ---------------------------------------------------------
 
@@ -333,23 +332,14 @@ DEPLOYED_APP = {
 }
 
 
-class Deployed:
+class Deployed(ServerProcess):
     """A real deployment server process in its own session, with its output captured."""
 
+    stop_signal = signal.SIGTERM
+    stop_wait = 10.0
+
     def __init__(self, argv: list[str], cwd: Path, ready: str, env: dict[str, str]) -> None:
-        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
-        full_env.pop("HOTWSGI_RELOAD", None)
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        self.lines, self.reader = read_lines(self.proc)
+        super().__init__([], cwd, env, command=argv)
 
         def port() -> str | None:
             if self.proc.poll() is not None:
@@ -359,26 +349,10 @@ class Deployed:
 
         self.url = f"http://127.0.0.1:{wait_for(port, timeout=30, what='the server to listen')}"
 
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
-
     def json(self) -> dict[str, Any]:
         status, _, body = http_get(self.url + "/")
         assert status == 200, body
         return json.loads(body)  # type: ignore[no-any-return]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        self.reader.join(2)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 def gunicorn(cwd: Path, env: dict[str, str]) -> Deployed:

@@ -10,6 +10,8 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -144,11 +146,12 @@ def test_options_and_port_errors(tmp_path: Path) -> None:
     assert "Traceback" not in proc.log
 
 
-def test_own_cherrypy_setup_with_middleware_grafted_on_the_tree(tmp_path: Path) -> None:
-    root = copy_example(tmp_path)
+@contextmanager
+def own_cherrypy(script: str, cwd: Path) -> Iterator[tuple[str, list[str], subprocess.Popen[str]]]:
+    """Run a user's own CherryPy script (``python SCRIPT 0``); yield its URL, its output lines and the process."""
     proc = subprocess.Popen(
-        [sys.executable, "run_own.py", "0"],
-        cwd=root,
+        [sys.executable, script, "0"],
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -160,10 +163,7 @@ def test_own_cherrypy_setup_with_middleware_grafted_on_the_tree(tmp_path: Path) 
             lambda: (m := re.search(r"Serving on http://127\.0\.0\.1:(\d+)", "".join(lines))) and m.group(1),
             what="CherryPy's serving line",
         )
-        url = f"http://127.0.0.1:{port}"
-        assert text_of(url + "/?name=me").startswith("200 Hello from CherryPy, me!")
-        write_file(root / "greeting.py", (root / "greeting.py").read_text().replace("Hello", "Hi"), dedent=False)
-        wait_for(lambda: text_of(url + "/?name=me").startswith("200 Hi from CherryPy, me!"), what="the new greeting")
+        yield f"http://127.0.0.1:{port}", lines, proc
     finally:
         proc.terminate()  # CherryPy's signal handler stops the engine on SIGTERM
         try:
@@ -174,6 +174,14 @@ def test_own_cherrypy_setup_with_middleware_grafted_on_the_tree(tmp_path: Path) 
         reader.join(2)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_own_cherrypy_setup_with_middleware_grafted_on_the_tree(tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    with own_cherrypy("run_own.py", root) as (url, lines, proc):
+        assert text_of(url + "/?name=me").startswith("200 Hello from CherryPy, me!")
+        write_file(root / "greeting.py", (root / "greeting.py").read_text().replace("Hello", "Hi"), dedent=False)
+        wait_for(lambda: text_of(url + "/?name=me").startswith("200 Hi from CherryPy, me!"), what="the new greeting")
     assert proc.returncode == 0, "".join(lines)
 
 
@@ -197,36 +205,15 @@ OWN_SETUP = """
 
 def test_own_setup_that_forgot_the_autoreloader(tmp_path: Path) -> None:
     make_project(tmp_path, {**NATIVE_APP, "run.py": OWN_SETUP})
-    proc = subprocess.Popen(
-        [sys.executable, "run.py", "0"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    lines, reader = read_lines(proc)
-    try:
-        port = wait_for(
-            lambda: (m := re.search(r"Serving on http://127\.0\.0\.1:(\d+)", "".join(lines))) and m.group(1),
-            what="CherryPy's serving line",
-        )
-        url = f"http://127.0.0.1:{port}"
+    with own_cherrypy("run.py", tmp_path) as (url, lines, _):
         word, pid = text_of(url + "/").split()[1:]
         assert word == "one"
-        assert "CherryPy's Autoreloader is off (HotReloadMiddleware)" in "".join(lines)
+        wait_for(
+            lambda: "CherryPy's Autoreloader is off (HotReloadMiddleware)" in "".join(lines),
+            what="the note that the Autoreloader was turned off",
+        )
         write_file(tmp_path / "words.py", 'WORD = "two"\n')
         wait_for(lambda: text_of(url + "/").split()[1] == "two", what="the new word")
         time.sleep(1.0)  # the Autoreloader polls every 0.2 s here: it would have re-executed the process
         assert text_of(url + "/").split()[2] == pid, "".join(lines)
         assert "Restarting because" not in "".join(lines)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        reader.join(2)
-        if proc.stdout is not None:
-            proc.stdout.close()

@@ -102,6 +102,10 @@ def read_lines(proc: subprocess.Popen[str]) -> tuple[list[str], threading.Thread
 class ServerProcess:
     """``python -m hotwsgi serve ...`` in its own process group, with its log captured."""
 
+    #: How :meth:`stop` asks the process group to end, and how long it waits before SIGKILL.
+    stop_signal = signal.SIGINT
+    stop_wait = 5.0
+
     def __init__(
         self,
         args: list[str],
@@ -114,7 +118,8 @@ class ServerProcess:
         self.args = args
         self.cwd = str(cwd)
         full_env = dict(os.environ)
-        full_env.pop("WERKZEUG_RUN_MAIN", None)
+        for inherited in ("WERKZEUG_RUN_MAIN", "HOTWSGI_RELOAD"):  # from the shell running the tests
+            full_env.pop(inherited, None)
         full_env["PYTHONUNBUFFERED"] = "1"
         full_env.update(env or {})
         self.proc = subprocess.Popen(
@@ -127,25 +132,12 @@ class ServerProcess:
             text=True,
             start_new_session=True,
         )
-        self._lines: list[str] = []
-        self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self._lines, self._reader = read_lines(self.proc)
         self.url: str | None = None
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        try:
-            for line in self.proc.stdout:
-                with self._lock:
-                    self._lines.append(line)
-        except (OSError, ValueError):  # the pipe was closed under us at teardown
-            pass
 
     @property
     def log(self) -> str:
-        with self._lock:
-            return "".join(self._lines)
+        return "".join(self._lines)
 
     def wait_log(self, text: str, timeout: float = DEFAULT_DEADLINE) -> None:
         """Wait until ``text`` shows in the log: a line written before a response may reach us after it."""
@@ -199,8 +191,8 @@ class ServerProcess:
     def stop(self) -> None:
         if self.proc.poll() is None:
             try:
-                os.killpg(self.proc.pid, signal.SIGINT)
-                self.proc.wait(5)
+                os.killpg(self.proc.pid, self.stop_signal)
+                self.proc.wait(self.stop_wait)
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 try:
                     os.killpg(self.proc.pid, signal.SIGKILL)
