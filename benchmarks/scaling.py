@@ -72,7 +72,7 @@ def _wait_graph(mw: Any, timeout: float = 120) -> int:
 
 
 def scale(modules: int, reloads: int) -> dict[str, Any]:
-    from hotwsgi._graph import ImportGraph
+    from hotwsgi.engine.graph import ImportGraph
 
     mw, app, root = _load(modules, "bare-wsgi")
     try:

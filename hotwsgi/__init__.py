@@ -10,10 +10,10 @@ or from a shell: ``hotwsgi serve module:app``.
 
 from __future__ import annotations
 
-from ._config import Config
-from ._hooks import before_reload, currently_reloading, keep, on_reload, trigger_reload
-from ._reload import ReloadResult
-from ._serve import serve
+from .adapters.middleware import HotReloadMiddleware
+from .core.config import Config
+from .core.hooks import before_reload, currently_reloading, keep, on_reload, trigger_reload
+from .engine.transaction import ReloadResult
 from .exceptions import (
     AppImportError,
     ConfigError,
@@ -23,7 +23,7 @@ from .exceptions import (
     ReloadError,
     ServerNotInstalledError,
 )
-from .middleware import HotReloadMiddleware
+from .serving.serve import serve
 
 __version__ = "0.1.0"
 

@@ -10,10 +10,10 @@ from typing import ClassVar
 import click
 
 from . import __version__
-from ._pyproject import find_pyproject, load_settings
-from ._serve import serve
 from .exceptions import HotwsgiError
-from .servers import SERVERS
+from .serving.pyproject import find_pyproject, load_settings
+from .serving.serve import serve
+from .serving.servers import SERVERS
 
 __all__ = ("main",)
 

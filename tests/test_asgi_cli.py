@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hotwsgi.exceptions import ConfigError, ServerNotInstalledError
-from hotwsgi.servers import load_server
+from hotwsgi.serving.servers import load_server
 from tests.util import ServerProcess, make_project, serve, text_of, wait_for, write_file
 
 pytest.importorskip("uvicorn")

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 
-from hotwsgi._agate import AsyncGate
+from hotwsgi.adapters.agate import AsyncGate
 
 
 def test_open_gate_lets_requests_through_and_counts_them() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from hotwsgi import HotReloadMiddleware, trigger_reload
-from hotwsgi.servers._socket import bind_socket
+from hotwsgi.serving.servers._socket import bind_socket
 from tests.util import http_get, make_project, text_of, wait_for, write_file
 
 uvicorn = pytest.importorskip("uvicorn")

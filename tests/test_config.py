@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hotwsgi._config import Config
-from hotwsgi._pyproject import load_settings
+from hotwsgi.core.config import Config
 from hotwsgi.exceptions import ConfigError
+from hotwsgi.serving.pyproject import load_settings
 from tests.util import ServerProcess, make_project, serve
 
 APP = {

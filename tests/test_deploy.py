@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from hotwsgi._deploy import deployment_from_environ, deployment_in_process
+from hotwsgi.core.deploy import deployment_from_environ, deployment_in_process
 from hotwsgi.exceptions import HotwsgiError
 from tests.inprocess import Project, call
 from tests.util import ServerProcess, http_get, make_project, wait_for, write_file

@@ -160,7 +160,7 @@ def test_every_keyword_and_field_is_in_the_api_page() -> None:
 
 def test_every_flag_env_var_and_pyproject_key_is_documented() -> None:
     from hotwsgi._cli import serve_command
-    from hotwsgi._pyproject import KEYS
+    from hotwsgi.serving.pyproject import KEYS
 
     cli, configuration = page("cli.md"), page("configuration.md")
     problems = []

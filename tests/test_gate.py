@@ -10,7 +10,7 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
-from hotwsgi._gate import Gate
+from hotwsgi.adapters.gate import Gate
 from tests.inprocess import Project
 from tests.util import http_get, wait_for
 

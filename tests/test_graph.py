@@ -5,7 +5,7 @@ import types
 
 import pytest
 
-from hotwsgi._graph import ImportGraph, parse_imports
+from hotwsgi.engine.graph import ImportGraph, parse_imports
 
 
 def imports(source: str, package: str | None = "pkg") -> set[str]:

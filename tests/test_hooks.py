@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import hotwsgi
-from hotwsgi import _hooks
+from hotwsgi.core import hooks as _hooks
 from tests.inprocess import Project, call
 from tests.util import wait_for
 

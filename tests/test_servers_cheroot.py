@@ -101,7 +101,7 @@ def test_options_the_server_cannot_use(tmp_path: Path, args: list[str], message:
 
 
 def test_adapter_runs_off_the_main_thread_on_port_0() -> None:
-    from hotwsgi.servers.cheroot import Server
+    from hotwsgi.serving.servers.cheroot import Server
 
     def app(environ: dict, start_response: object) -> list[bytes]:
         start_response("200 OK", [("Content-Type", "text/plain")])  # type: ignore[operator]
@@ -155,8 +155,8 @@ def test_missing_server_package_names_the_extra(tmp_path: Path, server: str, hid
 
 
 def test_shutdown_before_serve_forever_returns_at_once() -> None:
-    from hotwsgi.servers.cheroot import Server as CherootServer
-    from hotwsgi.servers.flup_fcgi import Server as FlupServer
+    from hotwsgi.serving.servers.cheroot import Server as CherootServer
+    from hotwsgi.serving.servers.flup_fcgi import Server as FlupServer
 
     def app(environ: dict, start_response: object) -> list[bytes]:
         return []

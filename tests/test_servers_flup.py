@@ -216,7 +216,7 @@ def test_adapter_off_the_main_thread_without_warnings() -> None:
     pytest turns every warning into an error here, so a flup code path that
     warns on this Python fails the test.
     """
-    from hotwsgi.servers.flup_fcgi import Server
+    from hotwsgi.serving.servers.flup_fcgi import Server
 
     seen_nodelay: list[int] = []
 

@@ -6,8 +6,8 @@ import os
 import threading
 from pathlib import Path
 
-from hotwsgi._config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from hotwsgi._watch import PathFilter, Watcher
+from hotwsgi.core.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from hotwsgi.engine.watch import PathFilter, Watcher
 from tests.inprocess import Project, call
 from tests.util import wait_for, write_file
 

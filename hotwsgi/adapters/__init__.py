@@ -1,0 +1,1 @@
+"""Adapters layer: the WSGI and ASGI middleware, their gates, lifespan and connections."""

@@ -1,0 +1,198 @@
+"""App generations and their open connections, for the ASGI middleware.
+
+A generation is one app object with its lifespan and the requests running on
+it. A connection wraps one request's ``receive``/``send`` so the middleware
+sees when a response starts streaming (from then on a reload does not wait
+for it) and can close it when its generation is replaced: websockets with
+1012 (service restart), streams with a clean end of the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ..types import Message, Receive, Send
+from .agate import AsyncGate
+from .lifespan import AppLifespan
+
+__all__ = ("END_GRACE", "Connection", "Generation")
+
+logger = logging.getLogger(__name__)
+
+#: How long an ended stream or websocket may keep its old-code task running
+#: before it is cancelled, so the old generation can shut down.
+END_GRACE = 1.0
+
+
+class ClosedByReload(OSError):
+    """Raised by ``send`` on a connection a reload has closed (ASGI: a send after disconnect raises OSError)."""
+
+
+class Generation:
+    """One app object and what belongs to it: lifespan, state and open connections."""
+
+    __slots__ = ("active", "app", "conns", "idle", "lifespan", "number", "retired")
+
+    def __init__(self, app: Any, number: int, state: dict[str, Any] | None = None) -> None:
+        self.app = app
+        self.number = number
+        self.lifespan = AppLifespan(app, state)
+        self.active = 0  # requests and connections running on this app (loop thread only)
+        self.conns: set[Connection] = set()  # long-lived ones: websockets, streaming responses
+        self.idle: asyncio.Future[None] | None = None
+        self.retired = False
+
+    def done(self, conn: Connection) -> None:
+        self.active -= 1
+        self.conns.discard(conn)
+        if self.active <= 0 and self.idle is not None and not self.idle.done():
+            self.idle.set_result(None)
+
+    async def wait_idle(self, timeout: float) -> bool:
+        if self.active <= 0:
+            return True
+        self.idle = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.idle), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+
+class Connection:
+    """One request or websocket: wraps receive/send to see streaming and to close it on a reload."""
+
+    __slots__ = (
+        "_end",
+        "_receive",
+        "_send",
+        "cancelled",
+        "ended",
+        "finished",
+        "gate",
+        "gen",
+        "headers",
+        "racing",
+        "sending",
+        "task",
+        "websocket",
+    )
+
+    def __init__(self, gen: Generation, gate: AsyncGate | None, receive: Receive, send: Send, websocket: bool) -> None:
+        self.gen = gen
+        self.gate = gate  # set while the request counts for the drain
+        self._receive = receive
+        self._send = send
+        self.websocket = websocket
+        self.racing = websocket  # receive() must be interruptible by a reload
+        self.sending = False
+        self.ended = False  # closed by a reload
+        self.finished = False  # the response or the websocket is complete
+        self.cancelled = False
+        self.task: asyncio.Task[Any] | None = None
+        self.headers: Any = None  # of the response, once it started
+        self._end: asyncio.Future[None] | None = None
+        if websocket:
+            self.long_lived()
+
+    def long_lived(self) -> None:
+        """From now on a reload does not wait for this connection; it closes it instead."""
+        if self.gate is not None:
+            self.gate.leave()
+            self.gate = None
+        self.task = asyncio.current_task()
+        self.gen.conns.add(self)
+
+    def leave(self) -> None:
+        if self.gate is not None:
+            self.gate.leave()
+            self.gate = None
+        self.gen.done(self)
+
+    def _disconnect(self) -> Message:
+        if self.websocket:
+            return {"type": "websocket.disconnect", "code": 1012, "reason": "hotwsgi reload"}
+        return {"type": "http.disconnect"}
+
+    async def receive(self) -> Message:
+        if self.ended:
+            return self._disconnect()
+        if not self.racing:
+            message = await self._receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                # Body complete: what comes next is http.disconnect, which a
+                # reload may need to deliver itself.
+                self.racing = True
+            return message
+        if self._end is None:
+            self._end = asyncio.get_running_loop().create_future()
+        task = asyncio.ensure_future(self._receive())
+        try:
+            await asyncio.wait((task, self._end), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            task.cancel()
+            raise
+        if task.done():
+            return task.result()
+        task.cancel()
+        return self._disconnect()
+
+    async def send(self, message: Message) -> None:
+        if self.ended:
+            raise ClosedByReload("the connection was closed by a hotwsgi reload")
+        kind = message["type"]
+        if kind == "http.response.body":
+            if not message.get("more_body", False):
+                self.finished = True
+            elif self.task is None:
+                self.long_lived()
+        elif kind == "http.response.start":
+            self.headers = message.get("headers")
+        elif kind == "websocket.close" or kind == "http.response.pathsend":
+            self.finished = True
+        self.sending = True
+        try:
+            await self._send(message)
+        finally:
+            self.sending = False
+        if self.gen.retired and not self.ended and self.task is not None and self.endless:
+            self.ended = True  # began streaming after its generation was retired
+        if self.ended:
+            await self.finish()
+
+    @property
+    def endless(self) -> bool:
+        """A websocket, or a stream with no Content-Length (SSE): it may never end by itself."""
+        if self.websocket:
+            return True
+        return not any(name.lower() == b"content-length" for name, _ in self.headers or ())
+
+    def end(self) -> asyncio.Future[None] | None:
+        """Close this connection because its generation was replaced.
+
+        A stream of known length (a download) is left to finish: cutting it
+        would break the file, and it ends by itself.
+        """
+        if self.ended or not self.endless:
+            return None
+        self.ended = True
+        if self._end is not None and not self._end.done():
+            self._end.set_result(None)
+        if self.sending:
+            return None  # send() finishes it when the app's own send returns
+        return asyncio.ensure_future(self.finish())
+
+    async def finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if self.websocket:
+            message: Message = {"type": "websocket.close", "code": 1012, "reason": "hotwsgi reload"}
+        else:
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        try:
+            await self._send(message)
+        except Exception as exc:  # the client may be gone already
+            logger.debug("hotwsgi: closing a connection of the old app: %r", exc)

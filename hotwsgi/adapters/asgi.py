@@ -1,0 +1,373 @@
+"""The ASGI flavour of :class:`~hotwsgi.HotReloadMiddleware`.
+
+Everything the WSGI side does, the asyncio way, plus what ASGI adds:
+
+- held requests *await* an async gate; the engine's worker thread closes,
+  drains and opens it, and hands lifespan work to the server's loop;
+- each app generation runs its own lifespan with its own ``state``: startup
+  of the new app before the swap (a failure rolls the reload back), shutdown
+  of the old one after its last request; each request gets a copy of the
+  current generation's state in ``scope["state"]``;
+- websockets and still-streaming responses are not drained: after a swap the
+  old generation's websockets are closed with 1012 (service restart) and its
+  streams are ended, so nothing waits on a connection that may never end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from ..core.errors import format_user_error
+from ..dev.routes import MARK as DEV_MARK
+from ..engine.transaction import ReloadResult
+from ..types import Receive, Scope, Send
+from .aconn import END_GRACE, Connection, Generation
+from .agate import AsyncGate
+from .lifespan import LifespanFailed
+from .middleware import HotReloadMiddleware
+
+__all__ = ("ASGIHotReloadMiddleware", "uvicorn_reloader_active")
+
+logger = logging.getLogger(__name__)
+
+
+def uvicorn_reloader_active() -> bool:
+    """True inside a process that uvicorn's own ``--reload`` supervisor started.
+
+    uvicorn imports the app inside ``uvicorn._subprocess.subprocess_started``,
+    which holds the server config; its ``reload`` flag tells.
+    """
+    if "uvicorn._subprocess" not in sys.modules:
+        return False
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "subprocess_started" and frame.f_globals.get("__name__") == "uvicorn._subprocess":
+            config = frame.f_locals.get("config")
+            return bool(getattr(config, "reload", False))
+        frame = frame.f_back  # type: ignore[assignment]
+    return False
+
+
+def _log_late_failure(future: concurrent.futures.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("hotwsgi: %s; serving without it", future.exception())
+
+
+class ASGIHotReloadMiddleware(HotReloadMiddleware):
+    """The ASGI flavour; ``HotReloadMiddleware(app)`` returns one for an ASGI app.
+
+    On top of what the WSGI flavour does:
+
+    - It answers the server's lifespan itself and runs each app generation's
+      own: a reload starts the new app (``lifespan.startup``) before it
+      serves, and a failed startup is a failed reload (the old app keeps
+      serving); the old app gets ``lifespan.shutdown`` after its last
+      request. Each generation has its own lifespan ``state``, and each
+      request's ``scope["state"]`` is a copy of the current one's. With the
+      server's lifespan off, the first request starts it.
+    - A reload does not wait for websockets or endless streams (SSE): the old
+      generation's websockets are closed with code 1012 (service restart) so
+      clients reconnect to the new code, and its streams end cleanly.
+      Downloads of known length finish on the old code.
+    - Under uvicorn's own ``--reload`` it stays off and says so: use
+      ``hotwsgi serve module:app`` instead.
+    """
+
+    def __init__(self, app: Any, **options: Any) -> None:
+        if self.__dict__.get("_initialized"):
+            return  # handed back by __new__ during a reload of the wrapping module
+        # Set up before the base class starts the reloader thread, which may
+        # call the Host methods below at once.
+        self._agate = AsyncGate()
+        self._gen = Generation(self.__dict__["_prepared"][0], 0)
+        self._next: Generation | None = None
+        self._swapped: Generation | None = None
+        self._retiring: set[Generation] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._lifespan_used = False
+        self._reload_blocks_loop = False
+        self._loop_blocked = False  # the loop thread is inside reload()
+        self._tasks: set[Any] = set()
+        self._base_state: dict[str, Any] = {}
+        self._startup_error: str | None = None  # the first generation's, for servers that do not show it
+        super().__init__(app, **options)
+
+    def _off_reason(self, inert: bool) -> str | None:
+        reason = super()._off_reason(inert)
+        if reason is None and uvicorn_reloader_active():
+            logger.warning(
+                "hotwsgi: uvicorn's own --reload is on, so hotwsgi stays off (two reloaders must not run at once); "
+                "run `hotwsgi serve module:app` instead of `uvicorn --reload module:app` to reload in-process"
+            )
+            return ""
+        return reason
+
+    # -- serving -------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.enabled:
+            return await self.app(scope, receive, send)  # type: ignore[no-any-return]
+        kind = scope["type"]
+        if kind == "http":
+            websocket = False
+        elif kind == "websocket":
+            websocket = True
+        elif kind == "lifespan":
+            return await self._serve_lifespan(scope, receive, send)
+        else:
+            return await self.app(scope, receive, send)  # type: ignore[no-any-return]
+        if self._loop is None:
+            self._remember_loop()
+        dev = self._dev
+        if dev is not None and not websocket and (dev.active or "/__hotwsgi__/" in scope.get("path", "")):
+            if scope.get(DEV_MARK) is not dev:  # not yet: it calls us again for the app
+                return await dev.asgi(scope, receive, send, self)
+        gate = self._agate
+        config = self.config
+        counted = not websocket and not (config.exempt is not None and config.exempt(scope))
+        if counted:
+            if not gate.try_enter() and not await gate.enter(config.hold_timeout):
+                logger.warning(
+                    "hotwsgi: a request waited hold_timeout=%ss for a reload; serving it now", config.hold_timeout
+                )
+        elif gate.closed:
+            await gate.wait_open(config.hold_timeout)
+        gen = self._gen
+        gen.active += 1
+        conn = Connection(gen, gate if counted else None, receive, send, websocket)
+        try:
+            if gen.lifespan.status in ("new", "starting"):
+                await self._lazy_start(gen)  # or wait for the start under way
+            scope["state"] = gen.lifespan.state.copy()
+            await gen.app(scope, conn.receive, conn.send)
+        except asyncio.CancelledError:
+            if not conn.cancelled:
+                raise
+            uncancel = getattr(asyncio.current_task(), "uncancel", None)
+            if uncancel is not None:
+                uncancel()
+        except Exception:
+            if not conn.ended:
+                raise
+            # The app noticed the disconnect a reload caused; that is no error.
+        finally:
+            conn.leave()
+
+    def reload(self, paths: Iterable[str | os.PathLike[str]] | None = None) -> ReloadResult | None:
+        """Reload now and return the result (see :meth:`HotReloadMiddleware.reload`).
+
+        Called from a request on the server's event loop, it blocks that loop
+        until the reload is done, so it waits for no request and starts the
+        new app's lifespan right after, still before the old one stops.
+        """
+        if not self._on_loop_thread():
+            return super().reload(paths)
+        self._loop_blocked = True
+        try:
+            return super().reload(paths)
+        finally:
+            self._loop_blocked = False
+
+    def in_flight(self) -> int:
+        """How many requests are running right now (not counting websockets, streams or exempt ones)."""
+        return self._agate.in_flight()
+
+    def _remember_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+
+    def _on_loop_thread(self) -> bool:
+        return self._loop_thread is not None and self._loop_thread == threading.get_ident()
+
+    async def _start(self, gen: Generation, *, strict: bool) -> None:
+        async with gen.lifespan.lock:
+            # A start handed over while the loop was busy may come after the
+            # generation was already replaced: then it never starts at all.
+            if gen.lifespan.status == "new" and not gen.retired:
+                self._lifespan_used = True
+                await gen.lifespan.startup(strict=strict)
+
+    async def _lazy_start(self, gen: Generation) -> None:
+        """The server did not run lifespan (or the reload could not): the first request does."""
+        timeout = self.config.hold_timeout
+        try:
+            await asyncio.wait_for(self._start(gen, strict=False), timeout)
+        except LifespanFailed as exc:
+            logger.error("hotwsgi: %s; serving without it", exc)
+        except asyncio.TimeoutError:
+            # An app that waits for http messages on any scope never answers.
+            logger.error("hotwsgi: the app's lifespan startup did not answer within %ss; serving without it", timeout)
+
+    async def _serve_lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._remember_loop()
+        # No local keeps a generation alive: this coroutine runs as long as the server.
+        server_state = scope.get("state")
+        if isinstance(server_state, dict) and self._gen.lifespan.status == "new":
+            # The first generation lives in the server's own state dict; later
+            # ones start from what the server (or an outer middleware) put there.
+            self._base_state = dict(server_state)
+            self._gen.lifespan.state = server_state
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self._start(self._gen, strict=False)
+                except LifespanFailed as exc:
+                    # The server logs the message: give it the user's traceback.
+                    self._startup_error = format_user_error(exc)[1].rstrip()
+                    await send({"type": "lifespan.startup.failed", "message": self._startup_error})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self._close_connections()
+                for old in list(self._retiring):
+                    await old.lifespan.shutdown(self.config.drain_timeout)
+                await self._gen.lifespan.shutdown(self.config.drain_timeout)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _close_connections(self) -> None:
+        """End every long-lived connection of every generation (the server is stopping)."""
+        if self._dev is not None:
+            self._dev.close()  # live-reload event streams
+        for gen in (*self._retiring, self._gen):
+            await self._end_connections(gen)
+
+    async def _end_connections(self, gen: Generation) -> None:
+        ending = [f for conn in list(gen.conns) if (f := conn.end()) is not None]
+        if ending:
+            await asyncio.wait(ending, timeout=END_GRACE)
+
+    async def _retire(self, gen: Generation) -> None:
+        """Close the old generation's long-lived connections, wait for its last request, shut it down."""
+        try:
+            current = self._gen
+            if self._lifespan_used and current.lifespan.status in ("new", "starting"):
+                # The reload ran on this loop and could not start the new app
+                # before the swap; start it now, still before the old one stops.
+                await self._lazy_start(current)
+            await self._end_connections(gen)
+            if not await gen.wait_idle(END_GRACE):
+                # Old code still running on an ended stream or websocket (an
+                # SSE loop asleep between events): nobody reads it any more.
+                for conn in list(gen.conns):
+                    if conn.ended and conn.task is not None and not conn.task.done():
+                        conn.cancelled = True
+                        conn.task.cancel()
+                if not await gen.wait_idle(self.config.drain_timeout):
+                    logger.warning(
+                        "hotwsgi: %d request(s) still running on generation %d; shutting its lifespan down anyway",
+                        gen.active,
+                        gen.number,
+                    )
+            async with gen.lifespan.lock:
+                pass  # a startup still under way (the server's first one) finishes first
+            await gen.lifespan.shutdown(self.config.drain_timeout)
+        except Exception:
+            # Nobody awaits this task: say what went wrong here.
+            logger.exception("hotwsgi: retiring generation %d failed", gen.number)
+        finally:
+            self._retiring.discard(gen)
+
+    def _run_on_loop(self, coro: Any) -> None:
+        """Start ``coro`` on the server's loop without waiting for it."""
+        loop = self._loop
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if loop is not None and running is loop:
+            task: Any = loop.create_task(coro)
+        elif loop is not None and loop.is_running():
+            try:
+                task = asyncio.run_coroutine_threadsafe(coro, loop)
+            except RuntimeError:
+                coro.close()
+                return
+        else:
+            coro.close()
+            return
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- Host protocol, called by the reloader (its worker thread, or reload()'s caller) --
+    def pause(self, drain_timeout: float) -> int:
+        self._agate.close()
+        # prepare() may run on another thread (the engine runs imports on one
+        # it can give up on) while this one waits: remember whether the
+        # waiting thread is the loop's, which then cannot run the startup.
+        self._reload_blocks_loop = self._on_loop_thread()
+        if self._reload_blocks_loop:
+            # reload() called from a request or task on the server's loop:
+            # waiting would block the very requests we wait for.
+            running = self._agate.drain(0)
+            if running:
+                logger.info(
+                    "hotwsgi: reloading on the server's event loop; %d request(s) finish on the old code", running
+                )
+            return 0
+        return self._agate.drain(drain_timeout, give_up=lambda: self._loop_blocked)
+
+    def prepare(self, app: Any) -> Any:
+        gen = Generation(app, self.generation + 1, dict(self._base_state))
+        loop = self._loop
+        blocked = self._reload_blocks_loop or self._on_loop_thread()
+        if self._lifespan_used and loop is not None and loop.is_running() and not blocked:
+            strict = self._gen.lifespan.status in ("started", "stopped")
+            timeout = self.config.hold_timeout
+            future = asyncio.run_coroutine_threadsafe(self._start(gen, strict=strict), loop)
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    future.result(min(0.05, max(deadline - time.monotonic(), 0)))
+                    break
+                except concurrent.futures.TimeoutError:
+                    if self._loop_blocked:
+                        # reload() called on the loop waits for this reload: the
+                        # startup runs when the loop is free, before any request.
+                        future.add_done_callback(_log_late_failure)
+                        logger.info("hotwsgi: the event loop is busy in reload(); the new app starts right after")
+                        break
+                    if time.monotonic() >= deadline:
+                        future.cancel()
+                        raise LifespanFailed(
+                            f"lifespan startup of the new app did not finish within {timeout}s"
+                        ) from None
+        elif self._lifespan_used:
+            logger.info("hotwsgi: the new app's lifespan starts with its first request")
+        self._next = gen
+        return app
+
+    def swap(self, app: Any) -> Any:
+        gen = self._next
+        if gen is None or gen.app is not app:
+            gen = Generation(app, self.generation + 1, dict(self._base_state))
+        self._next = None
+        old, self._gen = self._gen, gen
+        self.app = app
+        self._swapped = old
+        return old.app
+
+    def resume(self) -> None:
+        self._agate.open()
+        abandoned, self._next = self._next, None
+        if abandoned is not None and abandoned.lifespan.status == "started":
+            # The reload failed after the new app had started: stop it again.
+            self._run_on_loop(abandoned.lifespan.shutdown(self.config.drain_timeout))
+
+    def retire(self, app: Any) -> None:
+        old, self._swapped = self._swapped, None
+        if old is None or old.app is not app:
+            return
+        old.retired = True
+        if old.active or self._lifespan_used:
+            self._retiring.add(old)
+            self._run_on_loop(self._retire(old))

@@ -1,0 +1,436 @@
+"""The reload engine: from changed paths to a committed new app generation.
+
+It is shared by the WSGI and ASGI middlewares. What differs between them,
+holding requests and swapping the app, lives behind the small :class:`Host`
+protocol that each middleware implements.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable
+from types import ModuleType
+from typing import Any, Protocol
+
+from ..core import hooks as _hooks
+from ..core.config import TEMPLATE_PATTERNS, Config
+from ..core.errors import format_user_error, relpath
+from .escalate import ImportRunner, broader_reload_may_fix, restart_reason
+from .graph import ImportGraph, install_import_recorder
+from .home import AppHome
+from .modules import ModuleIndex, module_source
+from .transaction import ReloadResult, Transaction
+from .watch import PathFilter, Watcher
+
+__all__ = ("Host", "Reloader")
+
+logger = logging.getLogger(__name__)
+
+
+class Host(Protocol):
+    """What the engine needs from a middleware.
+
+    ``pause``, ``swap``, ``resume`` and ``retire`` are called on the thread
+    running the reload (hotwsgi's worker, or whoever called ``reload()``);
+    ``prepare`` runs inside the transaction, on the short-lived import thread
+    (``hotwsgi-import``) that a hung import can be abandoned on.
+    """
+
+    def pause(self, drain_timeout: float) -> int:
+        """Hold new requests and wait for in-flight ones; return how many are still running."""
+
+    def prepare(self, app: Any) -> Any:
+        """Check and get the new app ready (ASGI: lifespan startup); raise to refuse it."""
+
+    def swap(self, app: Any) -> Any:
+        """Make ``app`` current; return the previous app."""
+
+    def resume(self) -> None:
+        """Let held requests through."""
+
+    def retire(self, app: Any) -> None:
+        """The previous app is no longer current (ASGI: lifespan shutdown)."""
+
+
+def _matches(path: str, patterns: Iterable[str]) -> bool:
+    name = os.path.basename(path)
+    return any(fnmatch.fnmatch(name, p) for p in patterns)
+
+
+class Reloader:
+    """Plans and runs reloads for one middleware; owns its watcher and worker thread."""
+
+    def __init__(self, config: Config, host: Host, home: AppHome, roots: Iterable[str]) -> None:
+        self.config = config
+        self.host = host
+        self.home = home
+        self.roots = tuple(os.path.realpath(r) for r in roots)
+        self.watched: tuple[str, ...] = ()  # the roots the watcher was started on (those that exist)
+        self.index = ModuleIndex(self.roots)
+        self.graph = ImportGraph()
+        self.generation = 0
+        self.last_reload: ReloadResult | None = None
+        # Per-middleware listeners (live reload, status): called on the reload
+        # thread after every reload attempt, and for changes that re-run nothing
+        # but static files (CSS, JS). A listener must not raise or block.
+        self.on_result: list[Callable[[ReloadResult], None]] = []
+        self.on_static_change: list[Callable[[list[str]], None]] = []
+        # Set by ``hotwsgi serve``: restarts the process, keeping the socket.
+        self.restart_handler: Callable[[str], None] | None = None
+        # A reload thread stuck in module code that never returned, and its module.
+        self._stuck: tuple[threading.Thread, str] | None = None
+        self._imports = ImportRunner()
+        self._lock = threading.RLock()  # one reload at a time
+        self._queue = threading.Condition(threading.Lock())
+        self._pending: set[str] = set()
+        self._pending_full = False
+        self._retry: set[str] = set()
+        self._retry_full = False
+        self._stopped = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._watcher: Watcher | None = None
+        self._filter = PathFilter(self.roots, config.all_include, config.all_exclude)
+
+    # -- life cycle ---------------------------------------------------------------
+    def start(self) -> None:
+        install_import_recorder()
+        _hooks.register_reloader(self)
+        _watch_forks()
+        self._start_threads()
+
+    def _start_threads(self) -> None:
+        if self.config.watch != ():
+            missing = [r for r in self.roots if not os.path.isdir(r)]
+            if missing:
+                logger.warning("hotwsgi: not watching %s: no such folder", ", ".join(missing))
+            roots = [r for r in self.roots if os.path.isdir(r)]
+            self.watched = tuple(roots)
+            if roots:
+                self._watcher = Watcher(roots, self._filter, self.schedule)
+        self._start_worker()
+
+    def after_fork_in_child(self) -> None:
+        """Threads do not survive ``fork()`` (gunicorn --preload, uWSGI without lazy-apps):
+        start them again in the child, with fresh locks, since a lock held by a
+        thread of the parent would stay held forever."""
+        if self._stopped.is_set():
+            return
+        self._lock = threading.RLock()
+        self._queue = threading.Condition(threading.Lock())
+        self._worker = None
+        self._watcher = None
+        self._imports.after_fork_in_child()
+        self.graph.lock = threading.RLock()
+        self.index._lock = threading.Lock()
+        reset = getattr(self.host, "after_fork_in_child", None)
+        if reset is not None:
+            reset()
+        self._start_threads()
+
+    def _start_worker(self) -> None:
+        with self._queue:
+            if self._worker is None and not self._stopped.is_set():
+                self._worker = threading.Thread(target=self._work, name="hotwsgi-reloader", daemon=True)
+                self._worker.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._watcher is not None:
+            self._watcher.stop()
+        with self._queue:
+            self._queue.notify_all()
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(5)
+        self._imports.stop()
+
+    @property
+    def watching(self) -> bool:
+        return self._watcher is not None and self._watcher.alive
+
+    # -- queue -----------------------------------------------------------------------
+    def schedule(self, paths: Iterable[str] | None, *, full: bool = False) -> None:
+        """Queue a reload; saves arriving while one runs are batched into the next."""
+        with self._queue:
+            if paths:
+                self._pending.update(os.path.realpath(p) for p in paths)
+            self._pending_full = self._pending_full or full or not paths
+            self._queue.notify()
+        self._start_worker()
+
+    def _work(self) -> None:
+        self.update_graph()
+        while True:
+            with self._queue:
+                while not self._pending and not self._pending_full and not self._stopped.is_set():
+                    self._queue.wait()
+                if self._stopped.is_set():
+                    return
+                paths, full = self._pending, self._pending_full
+                self._pending, self._pending_full = set(), False
+            try:
+                self.run(paths, full=full)
+            except Exception:  # pragma: no cover - a bug of ours must not kill reloading
+                logger.exception("hotwsgi: internal error while reloading")
+
+    # -- the graph -------------------------------------------------------------------
+    def _main_alias(self) -> tuple[str, ModuleType] | None:
+        """The app's ``__main__`` module under the name it is re-run as, before its first re-run."""
+        alias = self.home.module
+        if alias and alias not in self.index.user and self.home.file:
+            main = sys.modules.get("__main__")
+            if isinstance(main, ModuleType) and module_source(main) == self.home.file:
+                return alias, main
+        return None
+
+    def update_graph(self, names: Iterable[str] | None = None) -> None:
+        """Scan the imports of user modules that are new or were re-run since the last call,
+        and of any user module the graph does not know yet."""
+        index = self.index
+        if names is None:
+            index.refresh()
+        else:  # right after a reload: only what it imported can have changed
+            index.refresh(names)
+        names = index.take_new()
+        if len(self.graph) < len(index.user):  # a fresh graph (or modules it missed)
+            names.update(name for name in index.user if name not in self.graph)
+        todo = [(name, index.user.get(name)) for name in names]
+        main = self._main_alias()
+        if main is not None and main[0] not in self.graph:
+            todo.append(main)
+        with self.graph.lock:
+            for name, module in todo:
+                path = module_source(module) if module is not None else None
+                if module is not None and path is not None:
+                    self.graph.scan(name, module, path)
+
+    # -- planning ----------------------------------------------------------------------
+    def plan(self, paths: Iterable[str], *, full: bool = False) -> tuple[list[str], list[str], bool]:
+        """Return ``(modules to re-run in order, pinned modules that changed, anything to do)``."""
+        paths = {os.path.realpath(p) for p in paths}
+        self.update_graph()
+        index = self.index
+        user: Collection[str] = index.user.keys()
+        main = self._main_alias()
+        if main is not None:
+            user = set(user) | {main[0]}
+        changed: set[str] = set()
+        pinned: list[str] = []
+        rerun_app = False
+        for path in paths:
+            if path.endswith(".py"):
+                changed.update(index.by_path.get(path, ()))
+                if path in index.pinned_by_path:
+                    pinned.append(index.pinned_by_path[path])
+                if self.home.file and path == self.home.file and self.home.module:
+                    changed.add(self.home.module)
+            elif _matches(path, TEMPLATE_PATTERNS):
+                rerun_app = True
+        if full or (self.config.strategy == "all" and (changed or rerun_app)):
+            targets = set(user)
+        else:
+            targets = self.graph.dependents(changed, among=user)
+        if (targets or rerun_app) and self.home.module:
+            targets.add(self.home.module)
+        order = self.graph.order(targets)
+        return order, pinned, bool(order)
+
+    @staticmethod
+    def _notify(listeners: list[Callable[[Any], None]], argument: Any) -> None:
+        for listener in list(listeners):
+            try:
+                listener(argument)
+            except Exception:
+                logger.exception("hotwsgi: internal listener failed")
+
+    # -- running -------------------------------------------------------------------------
+    def run(self, paths: Iterable[str] = (), *, full: bool = False) -> ReloadResult | None:
+        """Run one reload now, in this thread. Returns None when nothing needed re-running."""
+        with self._lock:
+            paths = set(paths) | self._retry
+            full = full or self._retry_full
+            started = time.perf_counter()
+            changes = tuple(sorted(paths))
+            reason = restart_reason(paths, self.config)
+            order, pinned, anything = self.plan(paths, full=full)
+            if pinned and reason is None:
+                reason = f"{pinned[0]} changed and says __reloadable__ = False"
+            stuck = self._stuck[1] if self._stuck is not None and self._stuck[0].is_alive() else None
+            if reason is None and stuck is not None:
+                # Its import lock is still held: importing that module again would hang too.
+                reason = f"{stuck} is still stuck in the import that timed out"
+            if reason is not None:
+                if self.restart_handler is not None:
+                    self._restart(reason, changes)
+                    return None
+                if stuck is not None and (stuck in order or stuck not in sys.modules):
+                    # Nobody can restart us (plain middleware): say so now instead of
+                    # waiting reload_timeout again on the same held import lock.
+                    message = f"{stuck} is still stuck in the import that timed out; restart the server to reload it"
+                    return self._failed(changes, order, started, message)
+                logger.warning("hotwsgi: %s: restart the server to pick this up", reason)
+            if not anything:
+                # CSS, JS and any other watched file that is no module: nothing
+                # re-runs, but open pages may want to refresh.
+                static = sorted(p for p in paths if not p.endswith(".py"))
+                if static:
+                    self._notify(self.on_static_change, static)
+                if paths:
+                    logger.debug("hotwsgi: nothing to re-run for %s", ", ".join(map(relpath, changes)))
+                return None
+            result, error = self._attempt(order, changes, full, started)
+            if result.ok or error is None:
+                return result
+            if full or self.config.strategy == "all" or not broader_reload_may_fix(error):
+                return result  # a plain error in the user's code: wait for the next save
+            logger.warning("hotwsgi: re-running every user module, since a full re-run may fix this: %s", result.error)
+            first_error = result.error
+            order, _, _ = self.plan(paths, full=True)
+            result, error = self._attempt(order, changes, True, started)
+            if result.ok:
+                return result
+            if result.error == first_error:
+                # The same error from a clean re-run of everything: it is in the
+                # code itself, and a restart would only show it again.
+                logger.warning("hotwsgi: the full re-run fails the same way; waiting for the next save")
+            else:
+                self._restart(f"re-running every user module failed too ({result.error})", changes)
+            return result
+
+    def _finish(self, tx: Transaction) -> Any:
+        """Inside the transaction, after the modules ran: the new app, ready to serve."""
+        return self.host.prepare(self.home.resolve(tx))
+
+    def _failed(
+        self, changes: tuple[str, ...], order: list[str], started: float, summary: str, text: str = ""
+    ) -> ReloadResult:
+        """Record, announce and log a reload that did not happen; the old app keeps serving."""
+        result = ReloadResult(
+            ok=False,
+            generation=self.generation,
+            changes=changes,
+            modules=tuple(order),
+            duration_ms=(time.perf_counter() - started) * 1000,
+            error=summary,
+            traceback=text or summary + "\n",
+        )
+        self.last_reload = result
+        self._notify(self.on_result, result)
+        if text.strip() and text.strip() != summary:
+            logger.error(
+                "hotwsgi: reload failed, still serving generation %d: %s\n%s", self.generation, summary, text.rstrip()
+            )
+        else:
+            logger.error("hotwsgi: reload failed, still serving generation %d: %s", self.generation, summary)
+        return result
+
+    def _restart(self, reason: str, changes: tuple[str, ...]) -> bool:
+        """Ask for a process restart; False when nobody can restart us (plain middleware)."""
+        handler = self.restart_handler
+        if handler is None:
+            logger.warning("hotwsgi: %s: restart the server to pick this up", reason)
+            return False
+        logger.warning("hotwsgi: restarting the process: %s", reason)
+        self._retry = set()
+        self._retry_full = False
+        handler(reason)
+        return True
+
+    def _attempt(
+        self, order: list[str], changes: tuple[str, ...], full: bool, started: float
+    ) -> tuple[ReloadResult, BaseException | None]:
+        for func, exc in _hooks.fire("before_reload", changes):
+            logger.warning("hotwsgi: before_reload callback %s raised %r", getattr(func, "__qualname__", func), exc)
+        still_running = self.host.pause(self.config.drain_timeout)
+        if still_running:
+            logger.warning(
+                "hotwsgi: %d request(s) still running (drain_timeout=%ss); reloading anyway "
+                "(they finish on the old code)",
+                still_running,
+                self.config.drain_timeout,
+            )
+        home = self.home
+        tx = Transaction(order, self.index, locations=home.locations, aliases=home.aliases)
+        tx.claimable.update(home.claimable)
+        outcome = self._imports.run(
+            functools.partial(tx.run, order, self._finish),
+            self.config.reload_timeout,
+            on_timeout=tx.abandon,
+        )
+        if outcome.error is not None or outcome.timed_out:
+            self.host.resume()
+            if outcome.timed_out:
+                running = tx.running_module() or "the import"
+                assert outcome.thread is not None
+                self._stuck = (outcome.thread, running)
+                summary = (
+                    f"re-running {running} did not finish within reload_timeout={self.config.reload_timeout}s; "
+                    f"gave up, the old app keeps serving"
+                )
+                text = ""
+            else:
+                assert outcome.error is not None
+                summary, text = format_user_error(outcome.error)
+            self._retry = set(changes)
+            self._retry_full = full
+            return self._failed(changes, order, started, summary, text), outcome.error
+        try:
+            old_app = self.host.swap(outcome.value)
+            self.generation += 1
+            tx.commit()
+            home.committed(tx)
+        finally:
+            self.host.resume()
+        rerun = tuple(tx.fresh) or tuple(order)
+        self.update_graph(tx.plan | tx.loaded)
+        self._retry = set()
+        self._retry_full = False
+        result = ReloadResult(
+            ok=True,
+            generation=self.generation,
+            changes=changes,
+            modules=rerun,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+        self.last_reload = result
+        del tx, outcome
+        try:
+            self.host.retire(old_app)
+        except Exception:
+            logger.exception("hotwsgi: retiring the previous app failed")
+        del old_app
+        self._notify(self.on_result, result)
+        for func, error in _hooks.fire("on_reload", result):
+            logger.warning("hotwsgi: on_reload callback %s raised %r", getattr(func, "__qualname__", func), error)
+        logger.info(
+            "hotwsgi: %s -> generation %d in %.1f ms (re-ran %s)",
+            ", ".join(relpath(p) for p in changes) if changes else "reload",
+            result.generation,
+            result.duration_ms,
+            ", ".join(rerun),
+        )
+        return result, None
+
+
+_fork_hook_installed = False
+
+
+def _watch_forks() -> None:
+    global _fork_hook_installed
+    if not _fork_hook_installed and hasattr(os, "register_at_fork"):
+        _fork_hook_installed = True
+        os.register_at_fork(after_in_child=_restart_after_fork)
+
+
+def _restart_after_fork() -> None:
+    for reloader in list(_hooks._reloaders):
+        try:
+            reloader.after_fork_in_child()
+        except Exception:  # pragma: no cover - never break the forked process
+            logger.exception("hotwsgi: could not restart reloading after fork()")
