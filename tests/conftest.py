@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ("tests.inprocess",)
+pytest_plugins = ("tests.helpers.inprocess",)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

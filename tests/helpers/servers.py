@@ -1,0 +1,141 @@
+"""Shared pieces of the server adapter tests: small apps, clients hammering a server through reloads."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from tests.helpers.util import wait_for, write_file
+
+#: A WSGI app whose answer comes from another module, so a save of version.py re-runs both.
+VERSIONED_APP = {
+    "version.py": "VERSION = 0\n",
+    "app.py": """
+        import time
+
+        from version import VERSION
+
+
+        def app(environ, start_response):
+            if environ.get("PATH_INFO") == "/slow":
+                time.sleep(1.0)
+            body = f"version {VERSION}".encode()
+            start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+            return [body]
+    """,
+}
+
+
+def set_version(root: Path, n: int) -> None:
+    write_file(root / "version.py", f"VERSION = {n}\n")
+
+
+class Client(Protocol):
+    def fetch(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class HTTPKeepAlive:
+    """One keep-alive HTTP/1.1 connection, like a browser's; ``get()`` returns ``"status body"``."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        assert parts.hostname and parts.port
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+
+    def get(self, path: str = "/") -> str:
+        self.conn.request("GET", path)
+        response = self.conn.getresponse()
+        return f"{response.status} {response.read().decode()}"
+
+    def fetch(self) -> str:
+        return self.get()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class Clients:
+    """``count`` threads, each fetching through its own client in a loop and keeping every answer."""
+
+    def __init__(self, make_client: Callable[[], Client], count: int = 4) -> None:
+        self.make_client = make_client
+        self.answers: list[list[str]] = [[] for _ in range(count)]
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(count)]
+
+    def _run(self, index: int) -> None:
+        client = self.make_client()
+        answers = self.answers[index]
+        try:
+            while not self._stop.is_set():
+                try:
+                    answers.append(client.fetch())
+                except Exception as exc:
+                    self.failures.append(f"client {index}: {exc!r}")
+                    client.close()
+                    client = self.make_client()
+                    time.sleep(0.01)
+        finally:
+            client.close()
+
+    def latest(self) -> set[str]:
+        return {a[-1] for a in self.answers if a}
+
+    @contextmanager
+    def running(self) -> Iterator[Clients]:
+        for thread in self._threads:
+            thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            for thread in self._threads:
+                thread.join(15)
+
+
+def version_of(answer: str) -> int:
+    """N in a ``"200 ... vN ..."`` or ``"200 version N"`` answer; anything else fails the test."""
+    match = re.match(r"200 (?:version |.*\bv)(\d+)\b", answer)
+    assert match, f"bad answer: {answer!r}"
+    return int(match.group(1))
+
+
+def reload_storm(
+    root: Path,
+    make_client: Callable[[], Client],
+    *,
+    reloads: int = 20,
+    save: Callable[[int], None] | None = None,
+) -> Clients:
+    """Run 4 clients while a file is saved ``reloads`` times; every save must be seen.
+
+    ``save(n)`` writes version ``n`` (default: ``version.py`` of :data:`VERSIONED_APP`).
+    Answers must carry the version as ``"version N"`` or ``"vN"``.
+    """
+    save = save or (lambda n: set_version(root, n))
+    clients = Clients(make_client, 4)
+    with clients.running():
+        wait_for(lambda: all(clients.answers), what="every client answered once")
+        for n in range(1, reloads + 1):
+            save(n)
+            wait_for(
+                lambda n=n: {version_of(answer) for answer in clients.latest()} == {n},
+                what=f"all clients on version {n}",
+            )
+    assert clients.failures == [], clients.failures[:5]
+    for answers in clients.answers:
+        seen = [version_of(answer) for answer in answers]
+        # No request failed, and once a client saw a version it never got an older one.
+        assert seen == sorted(seen), "a client got an old version after a new one"
+        assert seen[-1] == reloads
+    return clients

@@ -1,0 +1,285 @@
+"""``hotwsgi serve`` end to end: a real werkzeug server in a subprocess, real files, real HTTP."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.util import ServerProcess, http_get, make_project, serve, wait_for, write_file
+
+pytestmark = pytest.mark.server
+
+WEB = """
+from views import index
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [index().encode()]
+"""
+
+
+def views(version: object) -> str:
+    return f"VERSION = {version!r}\n\ndef index():\n    return str(VERSION)\n"
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    return make_project(tmp_path, {"web.py": WEB, "views.py": views("v1")})
+
+
+def test_edit_reaches_the_next_request(app_dir: Path) -> None:
+    with serve(["serve", "web:app", "--port", "0"], cwd=app_dir) as server:
+        assert server.text() == "200 v1"
+        write_file(app_dir / "views.py", views("v2"))
+        wait_for(lambda: server.text() == "200 v2", what="the new code")
+        wait_for(lambda: "generation 1" in server.log, what="the reload log line")
+        line = next(x for x in server.log.splitlines() if "generation 1" in x)
+        assert "views.py -> generation 1 in" in line and "ms (re-ran views, web)" in line
+
+
+def test_syntax_error_keeps_the_old_app_serving_then_the_fix_lands(app_dir: Path) -> None:
+    with serve(["serve", "web:app", "--port", "0"], cwd=app_dir) as server:
+        write_file(app_dir / "views.py", "def index(:\n    return 'broken'\n")
+        wait_for(lambda: "reload failed" in server.log, what="the failure to be logged")
+        assert server.text() == "200 v1"
+        log = server.log
+        assert "SyntaxError" in log and "views.py, line 1" in log
+        assert "_reload.py" not in log and "importlib" not in log
+        write_file(app_dir / "views.py", views("fixed"))
+        wait_for(lambda: server.text() == "200 fixed", what="the fixed code")
+
+
+def test_exception_at_import_rolls_back(app_dir: Path) -> None:
+    with serve(["serve", "web:app", "--port", "0"], cwd=app_dir) as server:
+        write_file(app_dir / "views.py", views("v2") + "\nraise RuntimeError('oops at import')\n")
+        wait_for(lambda: "RuntimeError: oops at import" in server.log, what="the failure")
+        assert server.text() == "200 v1"
+        write_file(app_dir / "views.py", views("v3"))
+        wait_for(lambda: server.text() == "200 v3", what="the next good save")
+
+
+def test_concurrent_clients_through_twenty_reloads(app_dir: Path) -> None:
+    write_file(app_dir / "views.py", views(0))
+    failures: list[str] = []
+    regressions: list[str] = []
+    seen: list[tuple[float, float, int]] = []  # (request start, end, version)
+    stop = threading.Event()
+
+    with serve(["serve", "web:app", "--port", "0"], cwd=app_dir) as server:
+
+        def client() -> None:
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    status, _, body = server.get("/", timeout=10)
+                except OSError as exc:
+                    failures.append(repr(exc))
+                    continue
+                if status != 200:
+                    failures.append(f"{status} {body[:200]!r}")
+                    continue
+                seen.append((started, time.monotonic(), int(body)))
+
+        clients = [threading.Thread(target=client, daemon=True) for _ in range(4)]
+        for t in clients:
+            t.start()
+        try:
+            for version in range(1, 21):
+                write_file(app_dir / "views.py", views(version))
+                wait_for(lambda v=version: any(s[2] == v for s in seen[-50:]), what=f"version {version}")
+        finally:
+            stop.set()
+            for t in clients:
+                t.join(10)
+        assert "generation 20" in server.log or "generation 1" in server.log
+
+    assert failures == []
+    # Once a version was answered, no request started after that may get an older one.
+    first_seen: dict[int, float] = {}
+    for _, end, version in seen:
+        first_seen[version] = min(first_seen.get(version, end), end)
+    for started, _, version in seen:
+        newer = [v for v, t in first_seen.items() if t < started and v > version]
+        if newer:
+            regressions.append(f"got {version} after {max(newer)} was served")
+    assert regressions == []
+    assert max(v for _, _, v in seen) == 20
+
+
+def test_file_path_import_string_and_factory(tmp_path: Path) -> None:
+    make_project(
+        tmp_path,
+        {
+            "site/app.py": """
+                from helper import word
+
+                def create_app():
+                    def app(environ, start_response):
+                        start_response("200 OK", [])
+                        return [word().encode()]
+                    return app
+            """,
+            "site/helper.py": "def word():\n    return 'one'\n",
+        },
+    )
+    with serve(["serve", "site/app.py:create_app()", "--port", "0"], cwd=tmp_path) as server:
+        assert server.text() == "200 one"
+        write_file(tmp_path / "site/helper.py", "def word():\n    return 'two'\n")
+        wait_for(lambda: server.text() == "200 two", what="the factory's app to be rebuilt")
+    with serve(["serve", "app:create_app", "--factory", "--app-dir", "site", "--port", "0"], cwd=tmp_path) as server:
+        assert server.text() == "200 two"
+
+
+def test_app_in_main_is_rerun_without_its_main_block(tmp_path: Path) -> None:
+    make_project(
+        tmp_path,
+        {
+            "app.py": """
+                import sys
+                from werkzeug.serving import make_server
+                from hotwsgi import HotReloadMiddleware
+
+                WORD = "first"
+
+                def app(environ, start_response):
+                    start_response("200 OK", [])
+                    return [WORD.encode()]
+
+                app = HotReloadMiddleware(app)
+
+                if __name__ == "__main__":
+                    server = make_server("127.0.0.1", 0, app, threaded=True)
+                    print(f"main block ran; serving ... on http://127.0.0.1:{server.server_port} (", flush=True)
+                    server.serve_forever()
+            """,
+        },
+    )
+    proc = ServerProcess(["app.py"], tmp_path, command=[sys.executable])
+    try:
+        proc.wait_ready()
+        assert proc.text() == "200 first"
+        source = (tmp_path / "app.py").read_text().replace('WORD = "first"', 'WORD = "second"')
+        write_file(tmp_path / "app.py", source, dedent=False)
+        wait_for(lambda: proc.text() == "200 second", what="the __main__ module to be re-run")
+        assert proc.log.count("main block ran") == 1
+    finally:
+        proc.stop()
+
+
+# -- bad input: one or two lines, exit code 1, no traceback of ours -----------------------
+
+
+def _run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+    server = ServerProcess(args, cwd, env)
+    code = server.wait_exit(30)
+    return code, server.log
+
+
+def _assert_short_error(code: int, output: str, *needles: str) -> None:
+    assert code == 1, output
+    assert "Traceback" not in output, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert 1 <= len(lines) <= 2, output
+    for needle in needles:
+        assert needle in output, output
+
+
+def test_unknown_module(app_dir: Path) -> None:
+    code, out = _run_cli(["serve", "nosuchmodule:app", "--port", "0"], app_dir)
+    _assert_short_error(code, out, 'no module named "nosuchmodule"')
+
+
+def test_missing_attribute(app_dir: Path) -> None:
+    code, out = _run_cli(["serve", "web:ap", "--port", "0"], app_dir)
+    _assert_short_error(code, out, 'could not find "ap" in "web"', 'Did you mean "app"?')
+
+
+def test_not_an_app(app_dir: Path) -> None:
+    write_file(app_dir / "config.py", "SETTINGS = {'debug': True}\n")
+    code, out = _run_cli(["serve", "config:SETTINGS", "--port", "0"], app_dir)
+    _assert_short_error(code, out, "is a dict, not a WSGI or ASGI app")
+
+
+def test_malformed_import_string(app_dir: Path) -> None:
+    code, out = _run_cli(["serve", "web", "--port", "0"], app_dir)
+    _assert_short_error(code, out, 'write it as "module:attribute"')
+
+
+def test_port_in_use(app_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code, out = _run_cli(["serve", "web:app", "--port", str(port)], app_dir)
+    _assert_short_error(code, out, f"port {port} on 127.0.0.1 is already in use", "--port")
+
+
+def test_werkzeug_reloader_also_on(app_dir: Path) -> None:
+    code, out = _run_cli(["serve", "web:app", "--port", "0"], app_dir, env={"WERKZEUG_RUN_MAIN": "true"})
+    _assert_short_error(code, out, "werkzeug's own reloader")
+
+
+def test_error_in_user_code_at_start_shows_their_traceback_only(app_dir: Path) -> None:
+    write_file(app_dir / "views.py", "import nosuchdependency\n")
+    code, out = _run_cli(["serve", "web:app", "--port", "0"], app_dir)
+    assert code == 1
+    assert 'could not import "web"' in out and "nosuchdependency" in out
+    assert "views.py" in out and "hotwsgi/" not in out and "importlib" not in out
+
+
+def test_no_reload_serves_without_watching(app_dir: Path) -> None:
+    with serve(["serve", "web:app", "--port", "0", "--no-reload"], cwd=app_dir) as server:
+        server.wait_log("reloading off")
+        write_file(app_dir / "views.py", views("v2"))
+        time.sleep(0.5)
+        assert server.text() == "200 v1"
+
+
+def test_ctrl_c_stops_cleanly(app_dir: Path) -> None:
+    server = ServerProcess(["serve", "web:app", "--port", "0"], app_dir)
+    try:
+        server.wait_ready()
+        assert http_get(server.url + "/")[0] == 200  # type: ignore[operator]
+    finally:
+        server.stop()
+    assert server.proc.returncode == 0, server.log
+    assert "Traceback" not in server.log
+
+
+def test_binds_loopback_by_default_and_warns_on_a_public_address(app_dir: Path) -> None:
+    with serve(["serve", "web:app", "--port", "0"], cwd=app_dir) as server:
+        assert server.url is not None and server.url.startswith("http://127.0.0.1:")
+        assert "anyone who can reach" not in server.log
+    with serve(["serve", "web:app", "--port", "0", "--host", "0.0.0.0"], cwd=app_dir) as server:
+        server.wait_log("listening on 0.0.0.0 with reloading on")
+    with serve(["serve", "web:app", "--port", "0", "--host", "0.0.0.0", "--no-reload"], cwd=app_dir) as server:
+        assert "anyone who can reach" not in server.log
+
+
+def test_no_colours_when_not_on_a_terminal(app_dir: Path) -> None:
+    with serve(["serve", "web:app", "--port", "0"], cwd=app_dir) as server:
+        write_file(app_dir / "views.py", views("v2"))
+        wait_for(lambda: "generation 1" in server.log, what="the reload line")
+        assert "\x1b[" not in server.log
+
+
+def test_log_level_warning_hides_the_reload_lines_but_not_failures(app_dir: Path) -> None:
+    with serve(["serve", "web:app", "--port", "0", "--log-level", "warning"], cwd=app_dir) as server:
+        write_file(app_dir / "views.py", views("v2"))
+        wait_for(lambda: server.text() == "200 v2", what="the reload")
+        write_file(app_dir / "views.py", "def index(:\n")
+        wait_for(lambda: "reload failed" in server.log, what="the failure")
+        assert "-> generation" not in server.log
+        assert '"GET / HTTP/1.1" 200' not in server.log  # werkzeug's line per request, written before the failure
+
+
+def test_reload_flag_as_uvicorn_spells_it(app_dir: Path) -> None:
+    with serve(["serve", "web:app", "--reload", "--port", "0"], cwd=app_dir) as server:
+        server.wait_log("reloading on")
+    code, out = _run_cli(["serve", "web:app", "--reload", "--no-reload"], app_dir)
+    _assert_short_error(code, out, "contradict")

@@ -1,0 +1,365 @@
+"""ASGI middleware on a real uvicorn running in this process, reloads asked for from code.
+
+These cover what ``hotwsgi serve`` cannot set up: a server with lifespan off,
+reloads run from a plain thread and from the server's own event loop, and
+apps that do not speak lifespan at all.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import uuid
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hotwsgi import HotReloadMiddleware, trigger_reload
+from hotwsgi.serving.servers._socket import bind_socket
+from tests.helpers.util import http_get, make_project, text_of, wait_for, write_file
+
+uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("starlette")
+
+pytestmark = pytest.mark.server
+
+
+@contextmanager
+def uvicorn_thread(app: Any, *, lifespan: str) -> Iterator[str]:
+    """uvicorn serving ``app`` on a free port from a thread; yields its URL."""
+    sock = bind_socket("127.0.0.1", 0)
+    config = uvicorn.Config(app, lifespan=lifespan, log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, what="uvicorn to start")
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A folder on sys.path and a unique module prefix, cleaned up afterwards."""
+    prefix = f"asgi_{uuid.uuid4().hex[:8]}_"
+    sys.path.insert(0, str(tmp_path))
+    try:
+        yield tmp_path, prefix
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [n for n in sys.modules if n.startswith(prefix)]:
+            del sys.modules[name]
+
+
+STARLETTE_APP = """
+import asyncio
+import os
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from {prefix}settings import TAG
+
+EVENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "events.log")
+
+
+def log(line):
+    with open(EVENTS, "a") as f:
+        f.write(line + "\\n")
+
+
+@asynccontextmanager
+async def lifespan(app):
+    log(f"startup {{TAG}}")
+    yield {{"resource": f"res-{{TAG}}"}}
+    log(f"shutdown {{TAG}}")
+
+
+async def state(request):
+    return PlainTextResponse(request.state.resource)
+
+
+async def reload_now(request):
+    # A reload run on the server's own loop thread must not deadlock.
+    log("reload called")
+    result = MIDDLEWARE[0].reload([os.path.join(os.path.dirname(EVENTS), "{prefix}settings.py")])
+    return PlainTextResponse(f"reloaded {{result.ok}}")
+
+
+async def reload_later(request):
+    log("in handler")
+    while not os.path.exists(os.path.join(os.path.dirname(EVENTS), "call.log")):
+        await asyncio.sleep(0.01)
+    return await reload_now(request)
+
+
+MIDDLEWARE = []
+app = Starlette(
+    routes=[Route("/", state), Route("/reload", reload_now), Route("/reload-later", reload_later)], lifespan=lifespan
+)
+"""
+
+
+def _events(root: Path) -> list[str]:
+    """The lifespan events logged by the app, in order."""
+    path = root / "events.log"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [line for line in lines if line.startswith(("startup", "shutdown"))]
+
+
+def _starlette_project(root: Path, prefix: str, **options: Any) -> HotReloadMiddleware:
+    make_project(
+        root,
+        {f"{prefix}main.py": STARLETTE_APP.format(prefix=prefix), f"{prefix}settings.py": 'TAG = "A"\n'},
+    )
+    middleware = HotReloadMiddleware(f"{prefix}main:app", watch=(), **options)
+    sys.modules[f"{prefix}main"].MIDDLEWARE.append(middleware)
+    return middleware
+
+
+def test_lifespan_off_first_request_starts_it_once(project: tuple[Path, str]) -> None:
+    root, prefix = project
+    middleware = _starlette_project(root, prefix)
+    try:
+        with uvicorn_thread(middleware, lifespan="off") as url:
+            assert _events(root) == []
+            answers: list[str] = []
+            threads = [threading.Thread(target=lambda: answers.append(text_of(url + "/"))) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(10)
+            assert answers == ["200 res-A"] * 4
+            assert _events(root) == ["startup A"]
+
+            # Reloaded from this (non-loop) thread: the new app starts on the
+            # server's loop before the swap, the old one shuts down after.
+            write_file(root / f"{prefix}settings.py", 'TAG = "B"\n')
+            result = middleware.reload([root / f"{prefix}settings.py"])
+            assert result is not None and result.ok, result
+            assert text_of(url + "/") == "200 res-B"
+            wait_for(lambda: "shutdown A" in _events(root), what="shutdown of generation 0")
+            assert _events(root) == ["startup A", "startup B", "shutdown A"]
+    finally:
+        middleware.close()
+
+
+def test_reload_from_the_event_loop_does_not_deadlock(project: tuple[Path, str]) -> None:
+    root, prefix = project
+    middleware = _starlette_project(root, prefix)
+    try:
+        with uvicorn_thread(middleware, lifespan="on") as url:
+            assert text_of(url + "/") == "200 res-A"
+            write_file(root / f"{prefix}settings.py", 'TAG = "B"\n')
+            assert text_of(url + "/reload") == "200 reloaded True"
+            # The new generation's lifespan could not start on the busy loop;
+            # its first request starts it.
+            assert text_of(url + "/") == "200 res-B"
+            wait_for(lambda: "shutdown A" in _events(root), what="shutdown of generation 0")
+            assert _events(root) == ["startup A", "startup B", "shutdown A"]
+            assert middleware.generation == 1
+    finally:
+        middleware.close()
+
+
+RAW_APP = """
+VERSION = "{version}"
+
+
+async def app(scope, receive, send):
+    # No lifespan support: like many small apps, it only knows http.
+    assert scope["type"] == "http", scope["type"]
+    await send({{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}})
+    await send({{"type": "http.response.body", "body": VERSION.encode()}})
+"""
+
+
+@pytest.mark.parametrize("lifespan", ["on", "off"])
+def test_app_without_lifespan_support(project: tuple[Path, str], lifespan: str) -> None:
+    root, prefix = project
+    make_project(root, {f"{prefix}raw.py": RAW_APP.format(version="v1")})
+    middleware = HotReloadMiddleware(f"{prefix}raw:app", watch=())
+    try:
+        assert type(middleware).__name__ == "ASGIHotReloadMiddleware"
+        with uvicorn_thread(middleware, lifespan=lifespan) as url:
+            assert text_of(url + "/") == "200 v1"
+            write_file(root / f"{prefix}raw.py", RAW_APP.format(version="v2"))
+            result = middleware.reload([root / f"{prefix}raw.py"])
+            assert result is not None and result.ok, result
+            assert text_of(url + "/") == "200 v2"
+    finally:
+        middleware.close()
+
+
+def test_disabled_middleware_passes_everything_through(project: tuple[Path, str]) -> None:
+    root, prefix = project
+    make_project(
+        root,
+        {f"{prefix}main.py": STARLETTE_APP.format(prefix=prefix), f"{prefix}settings.py": 'TAG = "A"\n'},
+    )
+    middleware = HotReloadMiddleware(f"{prefix}main:app", enabled=False)
+    assert not middleware.enabled
+    with uvicorn_thread(middleware, lifespan="on") as url:
+        status, _, body = http_get(url + "/")
+        assert (status, body) == (200, b"res-A")
+    assert _events(root) == ["startup A", "shutdown A"]
+
+
+def test_old_generations_are_collected(project: tuple[Path, str]) -> None:
+    root, prefix = project
+    middleware = _starlette_project(root, prefix)
+    old_apps: list[weakref.ref[Any]] = []
+    try:
+        with uvicorn_thread(middleware, lifespan="on") as url:
+            for tag in "BCDEF":
+                old_apps.append(weakref.ref(middleware.app))
+                write_file(root / f"{prefix}settings.py", f'TAG = "{tag}"\n')
+                result = middleware.reload([root / f"{prefix}settings.py"])
+                assert result is not None and result.ok, result
+                assert text_of(url + "/") == f"200 res-{tag}"
+            wait_for(lambda: "shutdown E" in _events(root), what="the last old generation to shut down")
+
+            def collected() -> bool:
+                gc.collect()
+                return all(ref() is None for ref in old_apps)
+
+            wait_for(collected, what="the old generations to be garbage")
+    finally:
+        middleware.close()
+
+
+SLOW_APP = """
+import asyncio
+import os
+
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from {prefix}settings import TAG
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+async def slow(request):
+    # Runs until the test creates the file named in the query string.
+    name = os.path.join(HERE, request.query_params["until"])
+    open(name + ".started", "a").close()
+    while not os.path.exists(name):
+        await asyncio.sleep(0.01)
+    return PlainTextResponse(TAG)
+
+
+app = Starlette(routes=[Route("/slow", slow), Route("/long", slow)])
+"""
+
+
+def test_reload_drains_requests_but_not_exempt_ones(project: tuple[Path, str]) -> None:
+    root, prefix = project
+    make_project(root, {f"{prefix}slow.py": SLOW_APP.format(prefix=prefix), f"{prefix}settings.py": 'TAG = "A"\n'})
+    middleware = HotReloadMiddleware(
+        f"{prefix}slow:app", watch=(), drain_timeout=30, exempt=lambda scope: scope.get("path") == "/long"
+    )
+    settings = root / f"{prefix}settings.py"
+    try:
+        with uvicorn_thread(middleware, lifespan="on") as url:
+            answers: dict[str, str] = {}
+
+            def get(name: str, path: str) -> threading.Thread:
+                thread = threading.Thread(target=lambda: answers.__setitem__(name, text_of(url + path, timeout=30)))
+                thread.start()
+                return thread
+
+            long = get("long", "/long?until=long.go")
+            wait_for(lambda: (root / "long.go.started").exists(), what="the exempt request to start")
+            # An exempt request is not waited for: the reload finishes while it runs.
+            write_file(settings, 'TAG = "B"\n')
+            result = middleware.reload([settings])
+            assert result is not None and result.ok
+            assert long.is_alive()
+            (root / "long.go").write_text("")
+            long.join(10)
+            assert answers["long"] == "200 A"  # it finished on the app it started on
+
+            # A plain request is drained: the reload waits until it has answered.
+            slow = get("slow", "/slow?until=slow.go")
+            wait_for(lambda: (root / "slow.go.started").exists(), what="the slow request to start")
+            assert middleware.in_flight() == 1
+            write_file(settings, 'TAG = "C"\n')
+            reloading = threading.Thread(target=middleware.reload, args=([settings],))
+            reloading.start()
+            wait_for(lambda: middleware._agate.closed, what="the gate to close")
+            held = get("held", "/slow?until=slow.go")
+            assert reloading.is_alive()  # it cannot finish before the slow request does
+            (root / "slow.go").write_text("")
+            reloading.join(10)
+            slow.join(10)
+            held.join(10)
+            assert answers["slow"] == "200 B"
+            assert answers["held"] == "200 C"  # held during the reload, served by the new code
+            assert middleware.generation == 2
+    finally:
+        middleware.close()
+
+
+def test_reload_on_the_loop_while_the_watcher_reload_waits_for_it(project: tuple[Path, str]) -> None:
+    root, prefix = project
+    # Timeouts far beyond the test's own: sitting one out would fail the test.
+    middleware = _starlette_project(root, prefix, hold_timeout=120, drain_timeout=120)
+    settings = root / f"{prefix}settings.py"
+    try:
+        with uvicorn_thread(middleware, lifespan="on") as url:
+            assert text_of(url + "/") == "200 res-A"
+            answer: list[str] = []
+            calling = threading.Thread(target=lambda: answer.append(text_of(url + "/reload-later", timeout=50)))
+            calling.start()
+            wait_for(lambda: "in handler" in (root / "events.log").read_text(), what="the request to start")
+            write_file(settings, 'TAG = "B"\n')
+            trigger_reload([settings])  # hotwsgi's thread: it waits for the request in flight
+            wait_for(lambda: middleware._agate.closed, what="the background reload to wait")
+            # Now the request calls reload() on the event loop, which waits for
+            # the background reload, which waited for the request: neither may
+            # sit out its (huge) timeout.
+            (root / "call.log").write_text("")
+            calling.join(50)
+            assert answer == ["200 reloaded True"]
+            assert text_of(url + "/") == "200 res-B"
+            wait_for(lambda: "shutdown A" in _events(root), what="generation 0 to shut down")
+            # Generation 1 was replaced before the loop was free to start it, so it
+            # never started; generation 2 started before generation 0 stopped.
+            assert _events(root) == ["startup A", "startup B", "shutdown A"]
+            assert middleware.generation == 2
+    finally:
+        middleware.close()
+
+
+DEAF_APP = """
+async def app(scope, receive, send):
+    # Waits for an http.request whatever the scope: on lifespan it never answers.
+    while (await receive())["type"] != "http.request":
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"deaf"})
+"""
+
+
+def test_app_that_never_answers_lifespan_is_served_anyway(project: tuple[Path, str]) -> None:
+    root, prefix = project
+    make_project(root, {f"{prefix}deaf.py": DEAF_APP})
+    middleware = HotReloadMiddleware(f"{prefix}deaf:app", watch=(), hold_timeout=0.2)
+    try:
+        with uvicorn_thread(middleware, lifespan="off") as url:
+            assert text_of(url + "/") == "200 deaf"
+            assert text_of(url + "/") == "200 deaf"
+    finally:
+        middleware.close()

@@ -1,0 +1,295 @@
+"""The reload engine in-process: plans, the transaction, rollback, and the module markers."""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import textwrap
+import weakref
+
+from tests.helpers.inprocess import Project, call
+
+WEB = textwrap.dedent(
+    """
+    from .views import index
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [index().encode()]
+    """
+)
+
+
+def test_edit_reruns_the_module_and_its_importers(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    project.write("unrelated.py", "STATE = []\n")
+    __import__(f"{project.pkg}.unrelated")
+    mw = project.middleware()
+    assert call(mw) == ("200 OK", "v1")
+    unrelated = project.module("unrelated")
+    unrelated.STATE.append("kept")
+
+    project.write("views.py", "def index():\n    return 'v2'\n")
+    result = mw.reload([project.path("views.py")])
+
+    assert result is not None and result.ok, result
+    assert set(result.modules) == project.names(["views", "web"])
+    assert result.generation == mw.generation == 1
+    assert call(mw) == ("200 OK", "v2")
+    # Not imported by anything that changed: not re-run, state intact.
+    assert project.module("unrelated") is unrelated
+    assert unrelated.STATE == ["kept"]
+
+
+def test_transitive_importers_are_rerun_but_not_siblings(project: Project) -> None:
+    project.write("db.py", "URL = 'sqlite://one'\n")
+    project.write("models.py", "from .db import URL\nTABLE = URL + '/t'\n")
+    project.write("views.py", "from . import models\ndef index():\n    return models.TABLE\n")
+    project.write("helpers.py", "def h():\n    return 1\n")
+    project.write("web.py", WEB.replace("from .views import index", "from .views import index\nfrom . import helpers"))
+    mw = project.middleware()
+    helpers = project.module("helpers")
+    project.write("db.py", "URL = 'sqlite://two'\n")
+    result = mw.reload([project.path("db.py")])
+    assert result is not None and result.ok
+    assert set(result.modules) == project.names(["db", "models", "views", "web"])
+    assert call(mw)[1] == "sqlite://two/t"
+    assert project.module("helpers") is helpers
+
+
+def test_failed_reload_restores_every_sys_modules_entry(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    before = dict(sys.modules)
+    old_app = mw.app
+
+    project.write("views.py", "def index(:\n    return 'broken'\n")
+    result = mw.reload([project.path("views.py")])
+
+    assert result is not None and not result.ok
+    assert result.error is not None and result.error.startswith("SyntaxError")
+    assert "views.py" in result.error and "line 1" in result.error
+    assert mw.generation == 0 and mw.last_reload is result
+    assert mw.app is old_app
+    after = dict(sys.modules)
+    assert after.keys() == before.keys()
+    assert all(after[name] is before[name] for name in before)
+    assert call(mw) == ("200 OK", "v1")
+
+    project.write("views.py", "def index():\n    return 'fixed'\n")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and result.ok and mw.generation == 1
+    assert call(mw) == ("200 OK", "fixed")
+
+
+def test_exception_at_import_in_a_dependent_rolls_back_the_parent_attribute(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    package = project.module()
+    old_views = project.module("views")
+    project.write("views.py", "def index():\n    return 'v2'\n")
+    project.write("web.py", WEB + "\nraise RuntimeError('boom at import')\n")
+    result = mw.reload([project.path("views.py"), project.path("web.py")])
+    assert result is not None and not result.ok
+    assert result.error is not None and "RuntimeError: boom at import" in result.error
+    assert result.traceback is not None and "web.py" in result.traceback
+    assert "hotwsgi" not in result.traceback.replace(project.pkg, "")
+    # views ran fine, but the reload as a whole failed: the package points at the old module again.
+    assert package.views is old_views
+    assert project.module("views") is old_views
+    assert call(mw) == ("200 OK", "v1")
+
+
+def test_system_exit_and_keyboard_interrupt_at_import_are_failed_reloads(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    for statement in ("raise SystemExit(3)", "raise KeyboardInterrupt"):
+        project.write("views.py", f"{statement}\n")
+        result = mw.reload([project.path("views.py")])
+        assert result is not None and not result.ok, statement
+        assert call(mw) == ("200 OK", "v1")
+
+
+def test_missing_app_attribute_fails_the_reload(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    project.write("web.py", "from .views import index\napplication = None\n")
+    result = mw.reload([project.path("web.py")])
+    assert result is not None and not result.ok
+    assert result.error is not None and '"app"' in result.error
+    assert call(mw) == ("200 OK", "v1")
+
+
+def test_a_new_module_added_and_imported(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    project.write("extra.py", "WORD = 'new module'\n")
+    project.write("views.py", "from .extra import WORD\ndef index():\n    return WORD\n")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and result.ok, result and result.error
+    assert call(mw)[1] == "new module"
+
+
+def test_deleted_module_fails_until_its_importers_stop_importing_it(project: Project) -> None:
+    project.write("gone.py", "WORD = 'here'\n")
+    project.write("views.py", "from .gone import WORD\ndef index():\n    return WORD\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    os.unlink(project.path("gone.py"))
+    result = mw.reload([project.path("gone.py")])
+    assert result is not None and not result.ok
+    assert result.error is not None and "gone" in result.error
+    assert call(mw)[1] == "here"
+    project.write("views.py", "def index():\n    return 'without gone'\n")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and result.ok, result.error
+    assert call(mw)[1] == "without gone"
+    assert f"{project.pkg}.gone" not in sys.modules
+
+
+def test_package_init_rerun_keeps_its_submodules_reachable(project: Project) -> None:
+    project.write("sub/__init__.py", "LABEL = 'one'\n")
+    project.write("sub/leaf.py", "def word():\n    return 'leaf'\n")
+    project.write(
+        "web.py",
+        """
+        import PKG.sub.leaf
+        from . import sub
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return [(sub.LABEL + "-" + PKG.sub.leaf.word()).encode()]
+        """.replace("PKG", project.pkg),
+    )
+    mw = project.middleware()
+    assert call(mw)[1] == "one-leaf"
+    project.write("sub/__init__.py", "LABEL = 'two'\n")
+    result = mw.reload([project.path("sub/__init__.py")])
+    assert result is not None and result.ok, result.error
+    assert f"{project.pkg}.sub.leaf" not in result.modules
+    assert call(mw)[1] == "two-leaf"
+
+
+def test_import_cycles_reload(project: Project) -> None:
+    project.write("a.py", "from . import b\nNAME = 'a1'\ndef both():\n    return NAME + b.NAME\n")
+    project.write("b.py", "from . import a\nNAME = 'b1'\n")
+    project.write("web.py", WEB.replace("from .views import index", "from .a import both as index"))
+    mw = project.middleware()
+    assert call(mw)[1] == "a1b1"
+    project.write("b.py", "from . import a\nNAME = 'b2'\n")
+    result = mw.reload([project.path("b.py")])
+    assert result is not None and result.ok, result.error
+    assert project.names(["a", "b", "web"]) <= set(result.modules)
+    assert call(mw)[1] == "a1b2"
+
+
+def test_imports_inside_functions_and_importlib_are_followed(project: Project) -> None:
+    project.write("lazy.py", "WORD = 'lazy1'\n")
+    project.write("plugin.py", "WORD = 'plugin1'\n")
+    project.write(
+        "views.py",
+        """
+        import importlib
+
+        def index():
+            from .lazy import WORD
+            plugin = importlib.import_module(__package__ + ".plug" + "in")
+            return WORD + "+" + plugin.WORD
+        """,
+    )
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    assert call(mw)[1] == "lazy1+plugin1"
+    old_views = project.module("views")
+    project.write("plugin.py", "WORD = 'plugin2'\n")
+    result = mw.reload([project.path("plugin.py")])
+    assert result is not None and result.ok
+    # The name was computed at run time: only the recorded import tells views depends on it.
+    assert f"{project.pkg}.views" in result.modules
+    assert project.module("views") is not old_views
+    project.write("lazy.py", "WORD = 'lazy2'\n")
+    assert mw.reload([project.path("lazy.py")]).ok  # type: ignore[union-attr]
+    assert call(mw)[1] == "lazy2+plugin2"
+
+
+def test_same_second_same_size_edit_is_not_served_from_stale_bytecode(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    path = project.path("views.py")
+    stat = os.stat(path)
+    path.write_text("def index():\n    return 'v2'\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime, same size
+    result = mw.reload([path])
+    assert result is not None and result.ok
+    assert call(mw)[1] == "v2"
+
+
+def test_strategy_all_reruns_every_user_module(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    project.write("other.py", "X = 1\n")
+    __import__(f"{project.pkg}.other")
+    mw = project.middleware(strategy="all")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and result.ok
+    assert project.names(["", "views", "web", "other"]) == set(result.modules)
+
+
+def test_reload_without_paths_reruns_every_user_module(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    result = mw.reload()
+    assert result is not None and result.ok
+    assert project.names(["", "views", "web"]) == set(result.modules)
+
+
+def test_a_file_that_is_no_module_reruns_nothing(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    project.write("notes.txt", "hello\n")
+    mw = project.middleware(include=["*.txt"])
+    assert mw.reload([project.path("notes.txt")]) is None
+    assert mw.generation == 0
+
+
+def test_template_change_reruns_the_app_module_only(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    project.write("templates/page.html", "<p>hi</p>\n")
+    mw = project.middleware()
+    result = mw.reload([project.path("templates/page.html")])
+    assert result is not None and result.ok
+    assert result.modules == (f"{project.pkg}.web",)
+
+
+def test_old_generation_is_garbage_after_a_reload(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    old_views = weakref.ref(project.module("views"))
+    old_app = weakref.ref(mw.app)
+    for i in range(3):
+        project.write("views.py", f"def index():\n    return 'v{i + 2}'\n")
+        assert mw.reload([project.path("views.py")]).ok  # type: ignore[union-attr]
+    gc.collect()
+    assert old_views() is None
+    assert old_app() is None
+
+
+def test_a_multi_line_message_keeps_its_type_in_the_summary(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    project.write("views.py", "raise RuntimeError('first line\\nsecond line')\n")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and result.error is not None
+    assert result.error.startswith("RuntimeError: first line (")

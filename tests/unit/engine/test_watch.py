@@ -1,0 +1,129 @@
+"""The watcher: what is watched, batching, and a clean stop."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from hotwsgi.core.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from hotwsgi.engine.watch import PathFilter, Watcher
+from tests.helpers.inprocess import Project, call
+from tests.helpers.util import wait_for, write_file
+
+
+def _filter(root: Path, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> PathFilter:
+    return PathFilter([str(root)], DEFAULT_INCLUDE + include, DEFAULT_EXCLUDE + exclude)
+
+
+def test_default_filter(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    watched = _filter(root)
+    yes = ["app.py", "pkg/views.py", "templates/a.html", "t/b.jinja2", "static/site.css", "static/app.js"]
+    no = [
+        "notes.txt",
+        "app.log",
+        "data.db",
+        "data.sqlite3",
+        "pkg/__pycache__/views.cpython-311.pyc",
+        ".git/HEAD",
+        ".venv/lib/x.py",
+        ".hidden.py",
+        "node_modules/lib/index.js",
+        "lib/site-packages/x.py",
+        "views.py~",
+        ".views.py.swp",
+    ]
+    for rel in yes:
+        assert watched(str(root / rel)), rel
+    for rel in no:
+        assert not watched(str(root / rel)), rel
+    assert not watched("/somewhere/else/app.py")
+
+
+def test_virtualenv_without_a_dot_is_never_watched(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    write_file(root / "env" / "pyvenv.cfg", "home = /usr/bin\n")
+    assert not _filter(root)(str(root / "env" / "lib" / "python3.11" / "site.py"))
+    assert _filter(root)(str(root / "envtools" / "x.py"))
+
+
+def test_include_and_exclude_globs(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    watched = _filter(root, include=("*.txt",), exclude=("migrations", "static/vendor/*"))
+    assert watched(str(root / "notes.txt"))
+    assert not watched(str(root / "migrations" / "0001.py"))
+    assert not watched(str(root / "static" / "vendor" / "lib.js"))
+    assert watched(str(root / "static" / "site.js"))
+
+
+def test_watcher_reports_saves_and_stops_cleanly(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    batches: list[set[str]] = []
+    watcher = Watcher([str(root)], _filter(root), batches.append)
+    try:
+        # Armed in the constructor: a save right after it returns is seen.
+        write_file(root / "a.py", "x = 1\n")
+        wait_for(lambda: any(str(root / "a.py") in b for b in batches), what="the save")
+        write_file(root / "ignored.log", "x\n")
+        write_file(root / "b.py", "x = 2\n")
+        wait_for(lambda: any(str(root / "b.py") in b for b in batches), what="the second save")
+        assert not any(str(root / "ignored.log") in b for b in batches)
+    finally:
+        watcher.stop()
+    assert not watcher.alive
+
+
+def test_saves_during_a_reload_are_batched_into_the_next(project: Project) -> None:
+    project.write("log.py", "RUNS = []\n")
+    project.write(
+        "views.py",
+        "import time\nfrom .log import RUNS\nRUNS.append(1)\ntime.sleep(0.3)\nVERSION = 0\n"
+        "def index():\n    return str(VERSION)\n",
+    )
+    project.write(
+        "web.py",
+        "from .views import index\ndef app(environ, start_response):\n"
+        "    start_response('200 OK', [])\n    return [index().encode()]\n",
+    )
+    mw = project.middleware(watch=[project.root])
+    runs = project.module("log").RUNS
+    source = project.path("views.py").read_text()
+    for version in range(1, 31):
+        write_file(project.path("views.py"), source.replace("VERSION = 0", f"VERSION = {version}"), dedent=False)
+        threading.Event().wait(0.02)
+    wait_for(lambda: call(mw)[1] == "30", timeout=20, what="the last save to be served")
+    # 30 saves over ~0.6 s, each reload taking 0.3 s: a handful of reloads, not 30.
+    assert 1 <= len(runs) - 1 <= 6, len(runs)
+    assert mw.generation == len(runs) - 1
+
+
+def test_a_watched_root_that_does_not_exist_is_reported(tmp_path: Path, caplog) -> None:
+    from hotwsgi import HotReloadMiddleware
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        start_response("200 OK", [])
+        return [b"x"]
+
+    (tmp_path / "here").mkdir()
+    mw = HotReloadMiddleware(app, watch=[tmp_path / "missing", tmp_path / "here"])
+    try:
+        assert "no such folder" in caplog.text
+        assert mw.watch == (os.path.realpath(tmp_path / "here"),)  # what the serving line and status show
+    finally:
+        mw.close()
+    assert os.path.exists(tmp_path)
+
+
+def test_files_written_right_after_their_new_folder_are_seen(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    batches: list[set[str]] = []
+    watcher = Watcher([str(root)], _filter(root), batches.append)
+    try:
+        for i in range(5):
+            write_file(root / f"new{i}" / "deep" / "app.js", "x\n")
+        for i in range(5):
+            target = str(root / f"new{i}" / "deep" / "app.js")
+            wait_for(lambda t=target: any(t in b for b in batches), what=f"{target} to be reported")
+    finally:
+        watcher.stop()
