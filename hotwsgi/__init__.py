@@ -13,7 +13,7 @@ from __future__ import annotations
 from .adapters.middleware import HotReloadMiddleware
 from .core.config import Config
 from .core.hooks import before_reload, currently_reloading, keep, on_reload, trigger_reload
-from .engine.transaction import ReloadResult
+from .core.result import ReloadResult
 from .exceptions import (
     AppImportError,
     ConfigError,

@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..core.errors import format_user_error
+from ..core.result import ReloadResult
 from ..dev.routes import MARK as DEV_MARK
-from ..engine.transaction import ReloadResult
 from ..types import Receive, Scope, Send
 from .aconn import END_GRACE, Connection, Generation
 from .agate import AsyncGate

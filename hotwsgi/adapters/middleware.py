@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..core import hooks as _hooks
+from ..core.claims import AppClaim, claim_in_reload
 from ..core.config import Config, reload_env_off
 from ..core.deploy import (
     deployment_from_environ,
@@ -18,12 +19,13 @@ from ..core.deploy import (
     werkzeug_reloader_active,
 )
 from ..core.importer import ImportString, app_interface, check_app, import_app_module, parse_import_string
+from ..core.result import ReloadResult
 from ..dev.routes import MARK as DEV_MARK
 from ..dev.routes import DevFeatures
 from ..engine.home import AppHome, home_for_object, home_for_string
 from ..engine.reloader import Reloader
-from ..engine.transaction import ReloadResult
 from ..exceptions import ConfigError, HotwsgiError
+from ..integrations import detect
 from ..types import Environ, StartResponse
 from .gate import Gate
 
@@ -78,6 +80,7 @@ class HotReloadMiddleware:
       each reload and shows a failed reload's error in the page.
     """
 
+    __hotwsgi_middleware__ = True  # see core.importer.is_middleware
     config: Config
     app: Any
     #: The server's name for the status endpoint (``hotwsgi serve`` sets it).
@@ -87,17 +90,13 @@ class HotReloadMiddleware:
 
     def __new__(cls, app: Any = None, *args: Any, **kwargs: Any) -> HotReloadMiddleware:
         caller = sys._getframe(1).f_globals
-        tx = _hooks.current_transaction()
-        if tx is not None:
-            owner = tx.canonical_name(caller.get("__name__", ""))
-            existing = tx.claimable.get(owner)
-            if existing is not None:
-                # The module that wrapped the app is being re-run: hand the
-                # fresh app to the running middleware instead of starting a
-                # second one.
-                fresh, _ = _load(app, bool(kwargs.get("factory", existing.config.factory)))
-                tx.captured.setdefault(owner, []).append(fresh)
-                return existing  # type: ignore[no-any-return]
+        tx = _hooks.current_context()
+        claim = claim_in_reload(caller.get("__name__", ""))
+        if claim is not None:
+            existing = claim.middleware
+            fresh, _ = _load(app, bool(kwargs.get("factory", existing.config.factory)))
+            claim.hand_over(fresh)
+            return existing  # type: ignore[no-any-return]
         factory = bool(kwargs.get("factory", False) or (kwargs.get("config") and kwargs["config"].factory))
         resolved, spec = _load(app, factory)
         if isinstance(resolved, HotReloadMiddleware):
@@ -189,11 +188,12 @@ class HotReloadMiddleware:
                 'keep serving the same app object; pass an import string like "pkg.web:app"'
             )
         if home.owner is not None:
-            home.claimable[home.owner] = self
+            home.claim = AppClaim(home.owner, self)
         self.home = home
         roots = config.watch or (home.project_root or os.getcwd(),)
-        self._reloader = Reloader(config, self, home, roots)
-        self._dev = DevFeatures(self, self._reloader, livereload=config.livereload)
+        self._reloader = Reloader(config, self, home, roots, integrations=detect(resolved))
+        self._dev = DevFeatures(self, livereload=config.livereload)
+        self._reloader.listeners.append(self._dev)
         self._reloader.start()
 
     def _off_reason(self, inert: bool) -> str | None:

@@ -13,11 +13,10 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from ..engine.reloader import Reloader
-    from ..engine.transaction import Transaction
+    from .events import Callback, ReloadContext
 
 __all__ = (
     "before_reload",
@@ -30,13 +29,19 @@ __all__ = (
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
-_lock = threading.RLock()
-# (kind, function, owner module name, wants an argument)
-_callbacks: list[tuple[str, Callable[..., Any], str, bool]] = []
-_kept: dict[tuple[str, str], Any] = {}
-_reloaders: weakref.WeakSet[Reloader] = weakref.WeakSet()
 
-# The transaction running right now, and the thread running it.
+class Schedules(Protocol):
+    """Something ``trigger_reload`` can ask for a reload: a running reloader."""
+
+    def schedule(self, paths: Iterable[str] | None, *, full: bool = False) -> None: ...
+
+
+_lock = threading.RLock()
+_callbacks: list[Callback] = []
+_kept: dict[tuple[str, str], Any] = {}
+_schedulers: weakref.WeakSet[Schedules] = weakref.WeakSet()
+
+# The reload running in this thread (its transaction), if any.
 _state = threading.local()
 
 
@@ -63,12 +68,12 @@ def _register(kind: str, func: F) -> F:
     if not callable(func):
         raise TypeError(f"@{kind} decorates a function, not {func!r}")
     entry = (kind, func, _owner_of(func), _wants_argument(func))
-    tx = current_transaction()
+    ctx = current_context()
+    if ctx is not None and entry[2] in ctx.rerun_names:
+        ctx.defer_callback(entry)
+        return func
     with _lock:
-        if tx is not None and entry[2] in tx.rerun_names:
-            tx.pending_callbacks.append(entry)
-        else:
-            _callbacks.append(entry)
+        _callbacks.append(entry)
     return func
 
 
@@ -101,15 +106,18 @@ def currently_reloading() -> bool:
     return getattr(_state, "tx", None) is not None
 
 
-def current_transaction() -> Transaction | None:
+def current_context() -> ReloadContext | None:
+    """The reload running in this thread, or None."""
     return getattr(_state, "tx", None)
 
 
-def set_transaction(tx: Transaction | None) -> None:
-    _state.tx = tx
+def set_context(ctx: ReloadContext | None) -> None:
+    """Called by the engine around the module code a reload runs."""
+    _state.tx = ctx
 
 
-def commit_callbacks(rerun: Iterable[str], pending: list[tuple[str, Callable[..., Any], str, bool]]) -> None:
+def commit_callbacks(rerun: Iterable[str], pending: list[Callback]) -> None:
+    """A reload committed: the re-run modules' old callbacks give way to the ones they registered again."""
     rerun = set(rerun)
     with _lock:
         _callbacks[:] = [entry for entry in _callbacks if entry[2] not in rerun]
@@ -119,12 +127,6 @@ def commit_callbacks(rerun: Iterable[str], pending: list[tuple[str, Callable[...
 def callbacks(kind: str) -> list[tuple[Callable[..., Any], bool]]:
     with _lock:
         return [(func, wants) for k, func, _, wants in _callbacks if k == kind]
-
-
-def forget_callbacks(func: Callable[..., Any]) -> None:
-    """Unregister ``func`` from every hook (mostly for tests)."""
-    with _lock:
-        _callbacks[:] = [entry for entry in _callbacks if entry[1] is not func]
 
 
 def keep(name: str, factory: Callable[[], T]) -> T:
@@ -139,9 +141,9 @@ def keep(name: str, factory: Callable[[], T]) -> T:
     if not isinstance(name, str):
         raise TypeError(f"keep() needs a name as a str, not {name!r}")
     module = sys._getframe(1).f_globals.get("__name__", "?")
-    tx = current_transaction()
-    if tx is not None:
-        module = tx.canonical_name(module)
+    ctx = current_context()
+    if ctx is not None:
+        module = ctx.canonical_name(module)
     key = (module, name)
     with _lock:
         if key in _kept:
@@ -151,8 +153,14 @@ def keep(name: str, factory: Callable[[], T]) -> T:
         return _kept.setdefault(key, value)  # type: ignore[no-any-return]
 
 
-def register_reloader(reloader: Reloader) -> None:
-    _reloaders.add(reloader)
+def register_scheduler(reloader: Schedules) -> None:
+    """Let ``trigger_reload`` reach ``reloader`` for as long as it lives."""
+    _schedulers.add(reloader)
+
+
+def schedulers() -> list[Schedules]:
+    """The live reloaders ``trigger_reload`` reaches."""
+    return list(_schedulers)
 
 
 def trigger_reload(paths: Iterable[str] | None = None) -> None:
@@ -163,7 +171,7 @@ def trigger_reload(paths: Iterable[str] | None = None) -> None:
     on hotwsgi's own thread, batched with any save that arrives meanwhile.
     Use :meth:`HotReloadMiddleware.reload` to reload synchronously.
     """
-    for reloader in list(_reloaders):
+    for reloader in schedulers():
         reloader.schedule(paths, full=paths is None)
 
 

@@ -164,3 +164,13 @@ def check_app(app: Any, described_as: str) -> Any:
 
 def _article(noun: str) -> str:
     return "an" if noun[:1].lower() in "aeiou" else "a"
+
+
+#: Class attribute that marks hotwsgi's middleware classes, so lower layers can tell one
+#: apart from an app without importing the adapters.
+MIDDLEWARE_MARK = "__hotwsgi_middleware__"
+
+
+def is_middleware(obj: object) -> bool:
+    """True for a :class:`~hotwsgi.HotReloadMiddleware` (of any flavour)."""
+    return getattr(type(obj), MIDDLEWARE_MARK, False) is True

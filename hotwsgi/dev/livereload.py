@@ -28,7 +28,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
-from ..engine.transaction import ReloadResult
+from ..core.result import ReloadResult
 
 __all__ = (
     "ERROR_HEADER",

@@ -29,8 +29,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ..engine.reloader import Reloader
-from ..engine.transaction import ReloadResult
+from ..core.result import ReloadResult
 from ..types import Environ, Receive, Scope, Send, StartResponse
 from .livereload import (
     EVENTS_PATH,
@@ -80,12 +79,13 @@ _tag = functools.lru_cache(maxsize=64)(script_tag)
 class DevFeatures:
     """Status endpoint, error header and live reload for one middleware.
 
-    It listens to the middleware's reload engine (``on_result`` and
-    ``on_static_change``, both called on the reload thread) and only updates
+    It is a :class:`~hotwsgi.core.events.ReloadListener` of the middleware's reload
+    engine (``on_result`` and ``on_static_change``, both called on the reload
+    thread) and only updates
     fields and publishes events there, so it never holds a reload up.
     """
 
-    def __init__(self, middleware: Any, reloader: Reloader, *, livereload: bool) -> None:
+    def __init__(self, middleware: Any, *, livereload: bool) -> None:
         self.middleware = middleware
         self.livereload = livereload
         self.boot = secrets.token_hex(8)  # tells the page that the server restarted
@@ -94,11 +94,9 @@ class DevFeatures:
         self.header: str | None = None  # the error header's value meanwhile
         #: Whether every request needs a look (livereload, or a failed reload's header).
         self.active = livereload
-        reloader.on_result.append(self._on_result)
-        reloader.on_static_change.append(self._on_static_change)
 
     # -- engine events (reload thread) ---------------------------------------------------
-    def _on_result(self, result: ReloadResult) -> None:
+    def on_result(self, result: ReloadResult) -> None:
         if result.ok:
             self.error = None
             self.header = None
@@ -111,7 +109,7 @@ class DevFeatures:
         self.active = True  # after the header is set: a request that sees active sees it
         self.events.publish("failed", details)
 
-    def _on_static_change(self, paths: list[str]) -> None:
+    def on_static_change(self, paths: list[str]) -> None:
         if all(p.endswith(".css") for p in paths):
             roots = self.middleware.watch
             self.events.publish("css", {"paths": sorted(_relative(p, roots) for p in paths)})

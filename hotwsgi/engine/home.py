@@ -8,7 +8,8 @@ import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ..core.importer import ImportString, _module_name_for_file, check_app
+from ..core.claims import AppClaim
+from ..core.importer import ImportString, _module_name_for_file, check_app, is_middleware
 from .modules import ModuleIndex, module_source
 
 if TYPE_CHECKING:
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
 
 __all__ = ("AppHome", "home_for_object", "home_for_string")
 
-_OWN_PACKAGE = __name__.partition(".")[0]
 _ANYWHERE = ModuleIndex([os.sep])
 
 
@@ -48,7 +48,8 @@ class AppHome:
         self.file = file
         self.locations = dict(locations or {})
         self.aliases = dict(aliases or {})
-        self.claimable: dict[str, Any] = {}
+        #: The running middleware's claim on ``owner`` (see :mod:`hotwsgi.core.claims`).
+        self.claim: AppClaim | None = None
 
     def describe(self) -> str:
         if self.import_string is not None:
@@ -65,10 +66,9 @@ class AppHome:
 
     def resolve(self, tx: Transaction) -> Any:
         """The new app after ``tx`` re-ran the modules."""
-        from ..adapters.middleware import HotReloadMiddleware
-
-        if self.owner is not None and tx.captured.get(self.owner):
-            app = tx.captured[self.owner][0]
+        handed = self.claim.take() if self.claim is not None else None
+        if handed is not None:
+            app = handed
         elif self.module is None:
             raise LookupError("hotwsgi does not know which module holds the app; pass an import string")
         else:
@@ -86,14 +86,11 @@ class AppHome:
                 app = module
                 for attr in self.attrs:
                     app = getattr(app, attr)
-        if isinstance(app, HotReloadMiddleware):
+        if is_middleware(app):
             raise TypeError(
                 f"{self.describe()} is itself a HotReloadMiddleware after the reload; wrap the app only once"
             )
         return check_app(app, f'"{self.describe()}"')
-
-    def committed(self, tx: Transaction) -> None:
-        tx.captured.clear()
 
 
 def home_for_string(spec: ImportString, *, factory: bool) -> AppHome:

@@ -14,48 +14,26 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Collection, Iterable
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any
 
 from ..core import hooks as _hooks
 from ..core.config import TEMPLATE_PATTERNS, Config
 from ..core.errors import format_user_error, relpath
+from ..core.events import Host, Integration, ReloadListener
+from ..core.result import ReloadResult
 from .escalate import ImportRunner, broader_reload_may_fix, restart_reason
 from .graph import ImportGraph, install_import_recorder
 from .home import AppHome
 from .modules import ModuleIndex, module_source
-from .transaction import ReloadResult, Transaction
+from .transaction import Transaction
 from .watch import PathFilter, Watcher
 
-__all__ = ("Host", "Reloader")
+__all__ = ("Reloader",)
 
 logger = logging.getLogger(__name__)
-
-
-class Host(Protocol):
-    """What the engine needs from a middleware.
-
-    ``pause``, ``swap``, ``resume`` and ``retire`` are called on the thread
-    running the reload (hotwsgi's worker, or whoever called ``reload()``);
-    ``prepare`` runs inside the transaction, on the short-lived import thread
-    (``hotwsgi-import``) that a hung import can be abandoned on.
-    """
-
-    def pause(self, drain_timeout: float) -> int:
-        """Hold new requests and wait for in-flight ones; return how many are still running."""
-
-    def prepare(self, app: Any) -> Any:
-        """Check and get the new app ready (ASGI: lifespan startup); raise to refuse it."""
-
-    def swap(self, app: Any) -> Any:
-        """Make ``app`` current; return the previous app."""
-
-    def resume(self) -> None:
-        """Let held requests through."""
-
-    def retire(self, app: Any) -> None:
-        """The previous app is no longer current (ASGI: lifespan shutdown)."""
 
 
 def _matches(path: str, patterns: Iterable[str]) -> bool:
@@ -66,7 +44,15 @@ def _matches(path: str, patterns: Iterable[str]) -> bool:
 class Reloader:
     """Plans and runs reloads for one middleware; owns its watcher and worker thread."""
 
-    def __init__(self, config: Config, host: Host, home: AppHome, roots: Iterable[str]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        host: Host,
+        home: AppHome,
+        roots: Iterable[str],
+        *,
+        integrations: Iterable[Integration] = (),
+    ) -> None:
         self.config = config
         self.host = host
         self.home = home
@@ -79,8 +65,9 @@ class Reloader:
         # Per-middleware listeners (live reload, status): called on the reload
         # thread after every reload attempt, and for changes that re-run nothing
         # but static files (CSS, JS). A listener must not raise or block.
-        self.on_result: list[Callable[[ReloadResult], None]] = []
-        self.on_static_change: list[Callable[[list[str]], None]] = []
+        self.listeners: list[ReloadListener] = []
+        # The framework integrations the middleware picked for its app.
+        self.integrations: list[Integration] = list(integrations)
         # Set by ``hotwsgi serve``: restarts the process, keeping the socket.
         self.restart_handler: Callable[[str], None] | None = None
         # A reload thread stuck in module code that never returned, and its module.
@@ -100,7 +87,8 @@ class Reloader:
     # -- life cycle ---------------------------------------------------------------
     def start(self) -> None:
         install_import_recorder()
-        _hooks.register_reloader(self)
+        _hooks.register_scheduler(self)
+        _live.add(self)
         _watch_forks()
         self._start_threads()
 
@@ -236,16 +224,26 @@ class Reloader:
             targets = set(user)
         else:
             targets = self.graph.dependents(changed, among=user)
+        for integration in self.integrations:
+            extra = integration.extend_plan(paths, targets, user)
+            if extra - targets:
+                targets |= self.graph.dependents(extra, among=user)
         if (targets or rerun_app) and self.home.module:
             targets.add(self.home.module)
         order = self.graph.order(targets)
         return order, pinned, bool(order)
 
-    @staticmethod
-    def _notify(listeners: list[Callable[[Any], None]], argument: Any) -> None:
-        for listener in list(listeners):
+    def _integration_restart_reason(self, paths: Collection[str]) -> str | None:
+        for integration in self.integrations:
+            reason = integration.restart_reason(paths)
+            if reason is not None:
+                return reason
+        return None
+
+    def _notify(self, event: str, argument: Any) -> None:
+        for listener in list(self.listeners):
             try:
-                listener(argument)
+                getattr(listener, event)(argument)
             except Exception:
                 logger.exception("hotwsgi: internal listener failed")
 
@@ -257,7 +255,7 @@ class Reloader:
             full = full or self._retry_full
             started = time.perf_counter()
             changes = tuple(sorted(paths))
-            reason = restart_reason(paths, self.config)
+            reason = restart_reason(paths, self.config) or self._integration_restart_reason(paths)
             order, pinned, anything = self.plan(paths, full=full)
             if pinned and reason is None:
                 reason = f"{pinned[0]} changed and says __reloadable__ = False"
@@ -280,7 +278,7 @@ class Reloader:
                 # re-runs, but open pages may want to refresh.
                 static = sorted(p for p in paths if not p.endswith(".py"))
                 if static:
-                    self._notify(self.on_static_change, static)
+                    self._notify("on_static_change", static)
                 if paths:
                     logger.debug("hotwsgi: nothing to re-run for %s", ", ".join(map(relpath, changes)))
                 return None
@@ -321,7 +319,7 @@ class Reloader:
             traceback=text or summary + "\n",
         )
         self.last_reload = result
-        self._notify(self.on_result, result)
+        self._notify("on_result", result)
         if text.strip() and text.strip() != summary:
             logger.error(
                 "hotwsgi: reload failed, still serving generation %d: %s\n%s", self.generation, summary, text.rstrip()
@@ -356,8 +354,15 @@ class Reloader:
                 self.config.drain_timeout,
             )
         home = self.home
-        tx = Transaction(order, self.index, locations=home.locations, aliases=home.aliases)
-        tx.claimable.update(home.claimable)
+        claims = [home.claim] if home.claim is not None else []
+        tx = Transaction(
+            order,
+            self.index,
+            locations=home.locations,
+            aliases=home.aliases,
+            claims=claims,
+            integrations=self.integrations,
+        )
         outcome = self._imports.run(
             functools.partial(tx.run, order, self._finish),
             self.config.reload_timeout,
@@ -384,7 +389,6 @@ class Reloader:
             old_app = self.host.swap(outcome.value)
             self.generation += 1
             tx.commit()
-            home.committed(tx)
         finally:
             self.host.resume()
         rerun = tuple(tx.fresh) or tuple(order)
@@ -405,7 +409,7 @@ class Reloader:
         except Exception:
             logger.exception("hotwsgi: retiring the previous app failed")
         del old_app
-        self._notify(self.on_result, result)
+        self._notify("on_result", result)
         for func, error in _hooks.fire("on_reload", result):
             logger.warning("hotwsgi: on_reload callback %s raised %r", getattr(func, "__qualname__", func), error)
         logger.info(
@@ -419,6 +423,7 @@ class Reloader:
 
 
 _fork_hook_installed = False
+_live: weakref.WeakSet[Reloader] = weakref.WeakSet()  # the reloaders to start again in a forked child
 
 
 def _watch_forks() -> None:
@@ -429,7 +434,7 @@ def _watch_forks() -> None:
 
 
 def _restart_after_fork() -> None:
-    for reloader in list(_hooks._reloaders):
+    for reloader in list(_live):
         try:
             reloader.after_fork_in_child()
         except Exception:  # pragma: no cover - never break the forked process

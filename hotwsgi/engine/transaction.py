@@ -10,7 +10,6 @@ attributes are put back exactly as they were: the same module objects.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import importlib.util
 import os
@@ -22,36 +21,14 @@ from types import ModuleType
 from typing import Any
 
 from ..core import hooks as _hooks
+from ..core.claims import AppClaim
+from ..core.events import Callback, Integration
 from .modules import ModuleIndex
 
-__all__ = ("ReloadResult", "Transaction")
+__all__ = ("Transaction",)
 
 _MISSING = object()
 _import_module = importlib.import_module
-
-
-@dataclasses.dataclass(frozen=True)
-class ReloadResult:
-    """What one reload did.
-
-    ``ok`` tells whether the new code is serving; ``generation`` is the app
-    generation serving afterwards; ``changes`` are the changed paths that
-    caused it; ``modules`` the module names re-run (in order); ``error`` a
-    one-line description of a failure (the user's file and line) and
-    ``traceback`` the full traceback, user frames only.
-    """
-
-    ok: bool
-    generation: int
-    changes: tuple[str, ...] = ()
-    modules: tuple[str, ...] = ()
-    duration_ms: float = 0.0
-    error: str | None = None
-    traceback: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The result as plain JSON-ready data (what ``/__hotwsgi__/status`` shows)."""
-        return dataclasses.asdict(self)
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -144,7 +121,8 @@ class _FreshFinder:
 
 
 class Transaction:
-    """One all-or-nothing re-run of a set of modules.
+    """One all-or-nothing re-run of a set of modules; the :class:`~hotwsgi.core.events.ReloadContext`
+    that module code running in it sees.
 
     ``plan`` names the modules to re-run; ``locations`` maps extra module
     names to files to load them from (a ``__main__`` re-run under another
@@ -159,6 +137,8 @@ class Transaction:
         locations: dict[str, str] | None = None,
         aliases: dict[str, str] | None = None,
         old_modules: dict[str, ModuleType] | None = None,
+        claims: Iterable[AppClaim] = (),
+        integrations: Sequence[Integration] = (),
     ) -> None:
         self.plan = frozenset(plan)
         self.index = index
@@ -167,11 +147,11 @@ class Transaction:
         self.rerun_names = set(self.plan) | set(self.aliases.values())
         self.old: dict[str, ModuleType] = dict(old_modules or {})
         self.fresh: dict[str, ModuleType] = {}
-        self.pending_callbacks: list[tuple[str, Callable[..., Any], str, bool]] = []
-        # Middlewares that a re-run module may construct again, by owner module,
-        # and the apps those constructor calls passed in.
-        self.claimable: dict[str, Any] = {}
-        self.captured: dict[str, list[Any]] = {}
+        self.pending_callbacks: list[Callback] = []
+        # The claims a re-run HotReloadMiddleware(...) call may hand its app to, by owner module.
+        self.claims: dict[str, AppClaim] = {claim.owner: claim for claim in claims}
+        self.integrations = tuple(integrations)
+        self._started: list[Integration] = []  # those whose before_run ran, for a rollback
         self._snapshot: dict[str, Any] = {}
         self.loaded: set[str] = set()  # every module imported while the transaction ran
         self.running: list[str] = []  # modules executing right now, innermost last
@@ -185,6 +165,12 @@ class Transaction:
 
     def old_module(self, name: str) -> ModuleType | None:
         return self.old.get(name)
+
+    def defer_callback(self, entry: Callback) -> None:
+        self.pending_callbacks.append(entry)
+
+    def claim_for(self, module: str) -> AppClaim | None:
+        return self.claims.get(module)
 
     # -- called by the loader -------------------------------------------------
     def before_exec(self, module: ModuleType) -> None:
@@ -219,11 +205,14 @@ class Transaction:
                 self.old.setdefault(name, module)
         finder = self._finder = _FreshFinder(self)
         importlib.invalidate_caches()
-        for name in self.plan:
-            sys.modules.pop(name, None)
-        sys.meta_path.insert(0, finder)
-        _hooks.set_transaction(self)
+        _hooks.set_context(self)
         try:
+            for integration in self.integrations:
+                self._started.append(integration)
+                integration.before_run(self)
+            for name in self.plan:
+                sys.modules.pop(name, None)
+            sys.meta_path.insert(0, finder)
             for name in order:
                 if self.abandoned:
                     raise ImportError("hotwsgi gave up on this reload")
@@ -232,12 +221,14 @@ class Transaction:
                 if name not in self.locations and not self._source_exists(name):
                     continue  # deleted: whoever still imports it will fail loudly
                 _import_module(name)
+            for integration in self.integrations:
+                integration.after_run(self)
             return finish(self)
         except BaseException:
             self.rollback()
             raise
         finally:
-            _hooks.set_transaction(None)
+            _hooks.set_context(None)
             try:
                 sys.meta_path.remove(finder)
             except ValueError:  # pragma: no cover - user code reset meta_path
@@ -273,6 +264,11 @@ class Transaction:
         self.pending_callbacks = []
         self._snapshot = {}
         self.old = {}
+        for claim in self.claims.values():
+            claim.clear()
+        for integration in self._started:
+            integration.committed(self)
+        self._started = []
 
     def rollback(self) -> None:
         """Put every entry of sys.modules back to the very object it was (once)."""
@@ -295,7 +291,11 @@ class Transaction:
                 sys.modules[name] = module
         self.pending_callbacks = []
         self.fresh = {}
-        self.captured = {}
+        for claim in self.claims.values():
+            claim.clear()
+        started, self._started = self._started, []
+        for integration in reversed(started):
+            integration.rolled_back(self)
 
     def _restore_parent_attribute(self, name: str, fresh: object, before: object) -> None:
         parent_name, short = _split(name)

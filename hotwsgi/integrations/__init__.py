@@ -3,3 +3,21 @@
 The engine calls them only through :class:`hotwsgi.core.events.Integration`; an adapter
 picks the ones that fit the app (see :func:`detect`).
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.events import Integration
+
+__all__ = ("detect",)
+
+
+def detect(app: Any) -> list[Integration]:
+    """The integrations that fit ``app``, the first app a middleware serves.
+
+    Each check looks only at what is already imported (``sys.modules``), so an app
+    of another framework pays nothing and imports nothing.
+    """
+    found: list[Integration] = []
+    return found
