@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from tests.helpers.util import wait_for, write_file
 VERSIONED_APP = {
     "version.py": "VERSION = 0\n",
     "app.py": """
+        import sys
         import time
 
         from version import VERSION
@@ -26,7 +28,16 @@ VERSIONED_APP = {
         def app(environ, start_response):
             if environ.get("PATH_INFO") == "/slow":
                 time.sleep(1.0)
-            body = f"version {VERSION}".encode()
+            if environ.get("PATH_INFO") == "/inflight":
+                # The version when it starts and when it ends: a reload that
+                # does not wait for it swaps the code under it.
+                started = sys.modules["version"].VERSION
+                with open(environ["QUERY_STRING"], "w"):  # tell the test it runs
+                    pass
+                time.sleep(0.5)
+                body = f"version {started} {sys.modules['version'].VERSION}".encode()
+            else:
+                body = f"version {VERSION}".encode()
             start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
             return [body]
     """,
@@ -116,23 +127,49 @@ def reload_storm(
     *,
     reloads: int = 20,
     save: Callable[[int], None] | None = None,
+    inflight: Callable[[str], str] | None = None,
 ) -> Clients:
     """Run 4 clients while a file is saved ``reloads`` times; every save must be seen.
 
     ``save(n)`` writes version ``n`` (default: ``version.py`` of :data:`VERSIONED_APP`).
     Answers must carry the version as ``"version N"`` or ``"vN"``.
+
+    ``inflight(path)`` (for :data:`VERSIONED_APP`: one request, answered as
+    ``"status body"``): every fifth save lands while a slow ``/inflight``
+    request runs, which must finish on the version it started on, so a
+    reload that does not drain fails the run.
     """
     save = save or (lambda n: set_version(root, n))
     clients = Clients(make_client, 4)
-    with clients.running():
+    slow_answers: list[str] = []
+    slow_threads: list[threading.Thread] = []
+    expected: list[str] = []
+
+    def slow(path: str) -> None:
+        assert inflight is not None
+        try:
+            slow_answers.append(inflight(path))
+        except Exception as exc:
+            clients.failures.append(f"in-flight request: {exc!r}")
+
+    with tempfile.TemporaryDirectory() as marks, clients.running():  # marks: outside the watched folder
         wait_for(lambda: all(clients.answers), what="every client answered once")
         for n in range(1, reloads + 1):
+            if inflight is not None and n % 5 == 0:
+                mark = Path(marks) / f"inflight-{n}"
+                slow_threads.append(threading.Thread(target=slow, args=(f"/inflight?{mark}",), daemon=True))
+                slow_threads[-1].start()
+                wait_for(mark.exists, what=f"the in-flight request before save {n}")
+                expected.append(f"200 version {n - 1} {n - 1}")
             save(n)
             wait_for(
                 lambda n=n: {version_of(answer) for answer in clients.latest()} == {n},
                 what=f"all clients on version {n}",
             )
+        for thread in slow_threads:
+            thread.join(15)
     assert clients.failures == [], clients.failures[:5]
+    assert slow_answers == expected, "a reload swapped the code under a request in flight"
     for answers in clients.answers:
         seen = [version_of(answer) for answer in answers]
         # No request failed, and once a client saw a version it never got an older one.

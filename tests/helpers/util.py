@@ -47,21 +47,72 @@ def make_project(root: str | os.PathLike[str], files: Mapping[str, str]) -> Path
     return root
 
 
-def wait_for(check: Callable[[], T], *, timeout: float = DEFAULT_DEADLINE, interval: float = 0.01, what: str = "") -> T:
-    """Poll ``check()`` until it returns something truthy; fail after ``timeout`` seconds."""
+#: Errors that mean "nothing listens there yet": the only ones ``wait_for(..., until_up=True)``
+#: tolerates, and only until the first call that does not raise (a unix socket file not
+#: created yet is a FileNotFoundError).
+NOT_UP_YET: tuple[type[BaseException], ...] = (ConnectionRefusedError, FileNotFoundError)
+
+
+def wait_for(
+    check: Callable[[], T],
+    *,
+    timeout: float = DEFAULT_DEADLINE,
+    interval: float = 0.01,
+    what: str = "",
+    until_up: bool = False,
+    tolerate: tuple[type[BaseException], ...] = (),
+    errors: list[str] | None = None,
+) -> T:
+    """Poll ``check()`` until it returns something truthy; fail after ``timeout`` seconds.
+
+    An error on the way is a failure, never a reason to try again: an
+    ``AssertionError`` raised by ``check`` goes up as it is, any other
+    exception fails the wait at once, naming it (a refused or reset request
+    on the way to the new answer is exactly what a test must see). Only
+    these are retried, and each one is recorded in ``errors`` (when given)
+    and in the timeout message:
+
+    - ``until_up=True``: :data:`NOT_UP_YET` errors (connection refused, socket
+      file missing) until ``check`` first returns without raising; for a wait
+      on a server that is still starting. Once it answered, they fail too.
+    - ``tolerate``: exception types this particular wait expects at any time
+      (a file not written yet, a page element mid-navigation). Not
+      ``AssertionError``.
+    """
+    assert not any(issubclass(AssertionError, t) for t in tolerate), "assertion errors are never retried"
     deadline = time.monotonic() + timeout
+    record = errors if errors is not None else []
+    up = not until_up
     last: Any = None
     while True:
         try:
             last = check()
+        except AssertionError:
+            raise
         except Exception as exc:
-            last = exc
+            if isinstance(exc, tolerate) or (not up and isinstance(exc, NOT_UP_YET)):
+                record.append(repr(exc))
+                last = exc
+            else:
+                raise AssertionError(
+                    f"{exc!r} while waiting for {what or check}"
+                    + (f"; tolerated before: {record[-3:]} ({len(record)} in all)" if record else "")
+                ) from exc
         else:
+            up = True
             if last:
                 return last
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}; last: {last!r}")
+            seen = f"; {len(record)} tolerated error(s), the last: {record[-3:]}" if record else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}; last: {last!r}{seen}")
         time.sleep(interval)
+
+
+def wait_until_up(
+    check: Callable[[], T], *, timeout: float = DEFAULT_DEADLINE, what: str = "", errors: list[str] | None = None
+) -> T:
+    """``wait_for(check, until_up=True)``: for a server that is still starting."""
+    return wait_for(check, timeout=timeout, what=what, until_up=True, errors=errors)
 
 
 def http_get(

@@ -36,7 +36,7 @@ def test_four_clients_through_twenty_reloads(tmp_path: Path) -> None:
     with serve(["serve", "app:app", "--server", "cheroot", "--port", "0"], tmp_path) as server:
         url = server.url
         assert url
-        reload_storm(tmp_path, lambda: HTTPKeepAlive(url))
+        reload_storm(tmp_path, lambda: HTTPKeepAlive(url), inflight=lambda path: text_of(url + path))
 
 
 def test_stop_lets_in_flight_requests_finish(tmp_path: Path) -> None:

@@ -307,7 +307,9 @@ def test_example_behind_nginx_with_the_documented_config(tmp_path: Path, short_t
         )
         try:
             url = f"http://127.0.0.1:{nginx_port}"
-            wait_for(lambda: text_of(url + "/") == "200 Hello from flup over FastCGI!\n", what="nginx -> flup")
+            wait_for(
+                lambda: text_of(url + "/") == "200 Hello from flup over FastCGI!\n", until_up=True, what="nginx -> flup"
+            )
             assert http_get(url + "/")[1]["server"].startswith("nginx")
             big = os.urandom(300_000)
             conn = http.client.HTTPConnection("127.0.0.1", nginx_port, timeout=10)

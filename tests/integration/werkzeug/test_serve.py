@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 import threading
@@ -19,6 +20,25 @@ from views import index
 
 def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
+    return [index().encode()]
+"""
+
+#: WEB with a slow path that reads the version when it starts and again when it
+#: ends: a reload that does not wait for it swaps the code under it.
+WEB_WITH_SLOW = """
+import sys
+import time
+
+from views import index
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    if environ["PATH_INFO"] == "/slow":
+        started = sys.modules["views"].VERSION
+        with open(environ["QUERY_STRING"], "w"):  # tell the test it runs
+            pass
+        time.sleep(0.5)
+        return [f"{started} {sys.modules['views'].VERSION}".encode()]
     return [index().encode()]
 """
 
@@ -63,11 +83,14 @@ def test_exception_at_import_rolls_back(app_dir: Path) -> None:
         wait_for(lambda: server.text() == "200 v3", what="the next good save")
 
 
-def test_concurrent_clients_through_twenty_reloads(app_dir: Path) -> None:
+def test_concurrent_clients_through_twenty_reloads(app_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    write_file(app_dir / "web.py", WEB_WITH_SLOW)
     write_file(app_dir / "views.py", views(0))
+    marks = tmp_path_factory.mktemp("marks")  # outside the watched folder
     failures: list[str] = []
     regressions: list[str] = []
     seen: list[tuple[float, float, int]] = []  # (request start, end, version)
+    slow_answers: list[str] = []
     stop = threading.Event()
 
     with serve(["serve", "web:app", "--port", "0"], cwd=app_dir) as server:
@@ -85,20 +108,37 @@ def test_concurrent_clients_through_twenty_reloads(app_dir: Path) -> None:
                     continue
                 seen.append((started, time.monotonic(), int(body)))
 
+        def slow(mark: Path) -> None:
+            try:
+                slow_answers.append(server.text(f"/slow?{mark}"))
+            except OSError as exc:
+                failures.append(f"slow: {exc!r}")
+
         clients = [threading.Thread(target=client, daemon=True) for _ in range(4)]
         for t in clients:
             t.start()
+        slow_requests: list[threading.Thread] = []
         try:
             for version in range(1, 21):
+                if version % 5 == 0:
+                    # A slow request is in flight when this save lands: the
+                    # reload must wait for it to finish on the code it started on.
+                    mark = marks / f"slow-{version}"
+                    slow_requests.append(threading.Thread(target=slow, args=(mark,), daemon=True))
+                    slow_requests[-1].start()
+                    wait_for(mark.exists, what=f"the slow request before version {version}")
                 write_file(app_dir / "views.py", views(version))
                 wait_for(lambda v=version: any(s[2] == v for s in seen[-50:]), what=f"version {version}")
         finally:
             stop.set()
-            for t in clients:
+            for t in [*clients, *slow_requests]:
                 t.join(10)
-        assert "generation 20" in server.log or "generation 1" in server.log
+        # One reload per save (each save waited for its answer): 20 generations.
+        status, _, body = server.get("/__hotwsgi__/status")
+        assert status == 200 and json.loads(body)["generation"] == 20, body
 
     assert failures == []
+    assert slow_answers == [f"200 {v - 1} {v - 1}" for v in (5, 10, 15, 20)], "a reload swapped the code"
     # Once a version was answered, no request started after that may get an older one.
     first_seen: dict[int, float] = {}
     for _, end, version in seen:
