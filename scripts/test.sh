@@ -27,10 +27,23 @@ if [ -n "$PACKAGES" ]; then
     if [ ! -e "$POLICY" ] && [ -w /usr/sbin ]; then
         printf '#!/bin/sh\nexit 101\n' > "$POLICY" && chmod +x "$POLICY" && MADE_POLICY=1
     fi
-    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $PACKAGES; } ||
-        echo "scripts/test.sh: could not install$PACKAGES; the tests that need them will fail or skip" \
-            "(HOTWSGI_SKIP_BROWSER=1 skips the browser ones)" >&2
+    APT_LOG="$(mktemp)"
+    STATUS=0
+    { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $PACKAGES; } \
+        >"$APT_LOG" 2>&1 || STATUS=$?
     if [ -n "$MADE_POLICY" ]; then rm -f "$POLICY"; fi
+    if [ "$STATUS" != "0" ]; then
+        # The tests need these for real: stop here, with apt's own words.
+        echo "scripts/test.sh: could not install$PACKAGES (apt-get exited with $STATUS):" >&2
+        grep -E '^(E|W|Err):' "$APT_LOG" >&2 || tail -n 5 "$APT_LOG" >&2
+        if [ "$(id -u)" != "0" ] && [ -z "$SUDO" ]; then
+            echo "scripts/test.sh: not root and no sudo: install them as root: apt-get install$PACKAGES" >&2
+        fi
+        echo "scripts/test.sh: (HOTWSGI_SKIP_BROWSER=1 leaves Chromium out)" >&2
+        rm -f "$APT_LOG"
+        exit 1
+    fi
+    rm -f "$APT_LOG"
 fi
 .venv/bin/python -m ruff check hotwsgi tests benchmarks examples
 .venv/bin/python -m ruff format --check --quiet hotwsgi tests benchmarks examples

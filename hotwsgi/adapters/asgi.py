@@ -34,7 +34,7 @@ from .agate import AsyncGate
 from .lifespan import LifespanFailed
 from .middleware import HotReloadMiddleware
 
-__all__ = ("ASGIHotReloadMiddleware", "uvicorn_reloader_active")
+__all__ = ("ASGIHotReloadMiddleware", "close_connections", "startup_error", "uvicorn_reloader_active")
 
 logger = logging.getLogger(__name__)
 
@@ -371,3 +371,19 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         if old.active or self._lifespan_used:
             self._retiring.add(old)
             self._run_on_loop(self._retire(old))
+
+
+async def close_connections(app: Any) -> None:
+    """For a server that is stopping: end the streams and websockets ``app`` holds open.
+
+    Servers wait for open connections before they stop; a live-reload event
+    stream or a websocket would hold them forever. Any app other than an
+    :class:`ASGIHotReloadMiddleware` is left alone.
+    """
+    if isinstance(app, ASGIHotReloadMiddleware):
+        await app._close_connections()
+
+
+def startup_error(app: Any) -> str | None:
+    """The error of ``app``'s failed first lifespan startup, for servers that do not show it; None if none."""
+    return app._startup_error if isinstance(app, ASGIHotReloadMiddleware) else None

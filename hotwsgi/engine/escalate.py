@@ -14,18 +14,30 @@ from typing import Any
 from ..core.config import Config
 from ..core.errors import relpath
 
-__all__ = ("RESTART_FILES", "ImportRunner", "Outcome", "broader_reload_may_fix", "restart_reason", "restarts_process")
+__all__ = (
+    "ImportRunner",
+    "add_restart_file",
+    "Outcome",
+    "broader_reload_may_fix",
+    "restart_reason",
+    "restarts_process",
+)
 
 #: Files whose change no in-process reload can apply: the process must restart.
 RESTART_PATTERNS = ("pyproject.toml", ".env", ".env.*", "*.so", "*.pyd")
-#: Real paths of more such files, named by the user (``--env-file``).
-RESTART_FILES: set[str] = set()
+#: Real paths of more such files, named by the user (``--env-file``): see add_restart_file().
+_restart_files: set[str] = set()
+
+
+def add_restart_file(path: str | os.PathLike[str]) -> None:
+    """Make a change to the file at ``path`` restart the process (``hotwsgi serve --env-file``)."""
+    _restart_files.add(os.path.realpath(path))
 
 
 def restarts_process(path: str) -> bool:
     """True for a file whose change only a process restart can apply."""
     name = os.path.basename(path)
-    return path in RESTART_FILES or any(fnmatch.fnmatch(name, pattern) for pattern in RESTART_PATTERNS)
+    return path in _restart_files or any(fnmatch.fnmatch(name, pattern) for pattern in RESTART_PATTERNS)
 
 
 # Messages of errors that re-running *every* user module tends to cure: a

@@ -264,7 +264,7 @@ class Reloader:
                 # Its import lock is still held: importing that module again would hang too.
                 reason = f"{stuck} is still stuck in the import that timed out"
             if reason is not None:
-                if self.restart_handler is not None:
+                if (self.restart_handler or _hooks.restart_handler()) is not None:
                     self._restart(reason, changes)
                     return None
                 if stuck is not None and (stuck in order or stuck not in sys.modules):
@@ -330,7 +330,7 @@ class Reloader:
 
     def _restart(self, reason: str, changes: tuple[str, ...]) -> bool:
         """Ask for a process restart; False when nobody can restart us (plain middleware)."""
-        handler = self.restart_handler
+        handler = self.restart_handler or _hooks.restart_handler()
         if handler is None:
             logger.warning("hotwsgi: %s: restart the server to pick this up", reason)
             return False

@@ -11,12 +11,14 @@ import logging
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 
 __all__ = (
     "LISTEN_FD_ENV",
     "RESTARTED_ENV",
+    "Restart",
     "exec_self",
     "inherited_socket",
     "remember_environment",
@@ -96,3 +98,42 @@ def exec_self(reason: str) -> None:
         os.execve(sys.executable, argv, env)
     except OSError as exc:
         logger.error("hotwsgi: could not restart (%s); restart the server by hand", exc)
+
+
+class Restart:
+    """A process restart asked for while serving, carried out in two steps.
+
+    :meth:`request` is the handler the engine calls (on its reload thread)
+    when no in-process reload can apply a change: it stops the server from
+    another thread, through ``stop`` (the adapter's public ``shutdown``), so
+    the server stops accepting and connections that arrive meanwhile wait in
+    the kernel's accept queue. Once serving has returned, :meth:`exec_when_idle`
+    lets what is running finish and replaces the process, keeping the socket.
+    """
+
+    def __init__(self, stop: Callable[[], None]) -> None:
+        self.stop = stop
+        self.reasons: list[str] = []
+        self._stopping: list[threading.Thread] = []
+
+    @property
+    def requested(self) -> bool:
+        return bool(self.reasons)
+
+    def request(self, reason: str) -> None:
+        self.reasons.append(reason)
+        thread = threading.Thread(target=self.stop, name="hotwsgi-restart", daemon=True)
+        self._stopping.append(thread)
+        thread.start()
+
+    def exec_when_idle(self, *, busy: Callable[[], int], timeout: float, before_exec: Callable[[], None]) -> None:
+        """Wait (at most ``timeout`` s) for the stop and for ``busy()`` to reach 0, then exec; return on failure."""
+        for thread in self._stopping:
+            # Some servers (cheroot) return from serving before their stop has
+            # let the workers finish writing: exec'ing now would cut responses.
+            thread.join(timeout)
+        still = wait_idle(busy, timeout)
+        if still:
+            logger.warning("hotwsgi: restarting with %d request(s) still running", still)
+        before_exec()
+        exec_self(self.reasons[0])

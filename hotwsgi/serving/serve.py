@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..core.config import Config
 from ..core.deploy import werkzeug_reloader_active
 from ..core.errors import relpath
-from ..engine.escalate import RESTART_FILES
+from ..core.hooks import restart_handler, set_restart_handler
+from ..engine.escalate import add_restart_file
 from ..exceptions import ConfigError, HotwsgiError
-from .restart import exec_self, remember_environment, wait_idle, was_restarted
+from .restart import Restart, remember_environment, was_restarted
 
 __all__ = ("serve",)
 
@@ -63,20 +65,7 @@ def serve(
     arguments (``uds``, ``threads``, ...) go to the server adapter; options
     left at None are not passed.
     """
-    from ..adapters.middleware import HotReloadMiddleware
-    from .servers import load_server
-
-    if werkzeug_reloader_active():
-        raise ConfigError(
-            "werkzeug's own reloader is running this process (WERKZEUG_RUN_MAIN=true); "
-            "turn it off (use_reloader=False, flask run --no-reload): hotwsgi reloads in-process"
-        )
-    if env_file is not None:
-        load_env_file(os.fspath(env_file))
-    if app_dir is not None:
-        if not os.path.isdir(app_dir):
-            raise ConfigError(f'--app-dir "{app_dir}" is not a folder')
-        sys.path.insert(0, os.path.abspath(app_dir))
+    prepare_process(env_file, app_dir)
     config = Config(
         enabled=None if reload else False,
         watch=tuple(reload_dirs) or None,
@@ -90,6 +79,59 @@ def serve(
         hold_timeout=hold_timeout,
         reload_mode=reload_mode,  # type: ignore[arg-type]
     )
+    middleware, server = wrap_app(app, config, app_dir, server, reload=reload)
+    srv, bound_host, bound_port = bind_server(middleware, server, host, port, server_options)
+    announce(app, middleware, srv, bound_host, bound_port, env_file)
+    if on_ready is not None:
+        on_ready(bound_host, bound_port)
+    restart = Restart(stop=srv.shutdown)
+    set_restart_handler(restart.request)
+    interrupted = False
+    try:
+        with sigterm_as_interrupt():
+            try:
+                srv.serve_forever()
+            except KeyboardInterrupt:
+                interrupted = True  # some servers (werkzeug) swallow it themselves: say goodbye below either way
+            if restart.requested and not interrupted:
+                restart.exec_when_idle(
+                    busy=lambda: max(middleware.in_flight(), getattr(srv, "busy", lambda: 0)()),
+                    timeout=config.drain_timeout,
+                    before_exec=middleware.close,
+                )  # returns only if the exec failed
+    finally:
+        set_restart_handler(None)
+        logger.warning("hotwsgi: stopped", extra={"status_line": True})
+        middleware.close()
+        close = getattr(srv, "close", None)
+        if close is not None:
+            close()
+
+
+def prepare_process(env_file: str | os.PathLike[str] | None, app_dir: str | None) -> None:
+    """Step 1: refuse werkzeug's reloader, load ``--env-file``, put ``--app-dir`` on ``sys.path``."""
+    if werkzeug_reloader_active():
+        raise ConfigError(
+            "werkzeug's own reloader is running this process (WERKZEUG_RUN_MAIN=true); "
+            "turn it off (use_reloader=False, flask run --no-reload): hotwsgi reloads in-process"
+        )
+    if env_file is not None:
+        load_env_file(os.fspath(env_file))
+    if app_dir is not None:
+        if not os.path.isdir(app_dir):
+            raise ConfigError(f'--app-dir "{app_dir}" is not a folder')
+        sys.path.insert(0, os.path.abspath(app_dir))
+
+
+def wrap_app(app: Any, config: Config, app_dir: str | None, server: str, *, reload: bool) -> tuple[Any, str]:
+    """Step 2: the app in its middleware, and the server to run it on.
+
+    Right after a restart whose code does not import, the app is a stand-in
+    (:func:`broken_app`) that shows the error on a WSGI server, so the socket
+    stays open and the next save restarts again.
+    """
+    from ..adapters.middleware import HotReloadMiddleware
+
     restarted = was_restarted()
     if restarted:
         logger.warning("hotwsgi: restarted: %s", restarted)
@@ -98,14 +140,20 @@ def serve(
     except HotwsgiError as exc:
         if not restarted or not reload:
             raise
-        # The code is broken right after a restart: keep the socket, show the
-        # error, and restart again on the next save instead of exiting.
         middleware = broken_app(exc, config, app_dir)
         if server in ("auto", "uvicorn", "hypercorn"):
             server = "werkzeug"
-    restart_requested: list[str] = []
     if middleware.config is not config and isinstance(app, str):
         logger.info("hotwsgi: %s is already wrapped in HotReloadMiddleware; using its settings", app)
+    return middleware, server
+
+
+def bind_server(
+    middleware: Any, server: str, host: str, port: int, server_options: dict[str, Any]
+) -> tuple[Any, str, int]:
+    """Step 3: the server adapter, bound (a port in use fails here, before anything is served)."""
+    from .servers import load_server
+
     interface = "asgi" if type(middleware).__name__.startswith("ASGI") else "wsgi"
     try:
         adapter = load_server(server, interface)
@@ -116,7 +164,14 @@ def serve(
     except BaseException:
         middleware.close()
         raise
-    shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+    return srv, bound_host, bound_port
+
+
+def announce(
+    app: Any, middleware: Any, srv: Any, host: str, port: int, env_file: str | os.PathLike[str] | None
+) -> None:
+    """Step 4: the serving line, and the warnings about what the user may not expect."""
+    shown_host = f"[{host}]" if ":" in host else host
     if middleware.enabled:
         watching = ", ".join(relpath(r) or "." for r in middleware.watch) or "nothing (reload from code only)"
         state = f"reloading on, watching {watching}"
@@ -126,7 +181,7 @@ def serve(
     logger.warning(
         "hotwsgi: serving %s on %s (%s, %s)",
         app if isinstance(app, str) else type(app).__name__,
-        f"unix:{bound_host}" if uds else f"{getattr(srv, 'scheme', 'http')}://{shown_host}:{bound_port}",
+        f"unix:{host}" if uds else f"{getattr(srv, 'scheme', 'http')}://{shown_host}:{port}",
         srv.name,
         state,
         extra={"status_line": True},
@@ -137,60 +192,28 @@ def serve(
             logger.warning(
                 "hotwsgi: %s is outside the watched folders: restart by hand after changing it", relpath(real)
             )
-    if middleware.enabled and not uds and not _is_loopback(bound_host):
+    if middleware.enabled and not uds and not _is_loopback(host):
         logger.warning(
             "hotwsgi: listening on %s with reloading on: anyone who can reach this address reaches a dev server",
-            bound_host,
+            host,
         )
-    if on_ready is not None:
-        on_ready(bound_host, bound_port)
 
-    stopping: list[threading.Thread] = []
 
-    def request_restart(reason: str) -> None:
-        restart_requested.append(reason)
-        # Stop accepting; connections that arrive now wait in the accept queue.
-        thread = threading.Thread(target=srv.shutdown, name="hotwsgi-restart", daemon=True)
-        stopping.append(thread)
-        thread.start()
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Step 5: SIGTERM stops the server as Ctrl-C does (on the main thread; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
-    reloader = getattr(middleware, "_reloader", None)
-    if reloader is not None:
-        reloader.restart_handler = request_restart
-    elif hasattr(middleware, "_restart"):
-        middleware._restart = request_restart
-    previous = None
-    if threading.current_thread() is threading.main_thread():
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
 
-        def _terminate(signum: int, frame: object) -> None:
-            raise KeyboardInterrupt
-
-        previous = signal.signal(signal.SIGTERM, _terminate)
-    interrupted = False
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        interrupted = True  # some servers (werkzeug) swallow it themselves: say goodbye below either way
+        yield
     finally:
-        if restart_requested and not interrupted:
-            for thread in stopping:
-                # Some servers (cheroot) return from serving before their stop has
-                # let the workers finish writing: exec'ing now would cut responses.
-                thread.join(config.drain_timeout)
-            app_busy = getattr(middleware, "in_flight", lambda: 0)
-            server_busy = getattr(srv, "busy", lambda: 0)
-            still = wait_idle(lambda: max(app_busy(), server_busy()), config.drain_timeout)
-            if still:
-                logger.warning("hotwsgi: restarting with %d request(s) still running", still)
-            middleware.close()
-            exec_self(restart_requested[0])  # returns only if the exec failed
-        logger.warning("hotwsgi: stopped", extra={"status_line": True})
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        middleware.close()
-        close = getattr(srv, "close", None)
-        if close is not None:
-            close()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def broken_app(error: HotwsgiError, config: Config, app_dir: str | None) -> Any:
@@ -209,16 +232,18 @@ def broken_app(error: HotwsgiError, config: Config, app_dir: str | None) -> Any:
     class BrokenApp:
         enabled = True
         watch = tuple(roots)
-        _reloader = None
 
         def __init__(self) -> None:
             self.config = config
-            self._restart: Callable[[str], None] | None = None
             self._watcher = Watcher(roots, PathFilter(roots, config.all_include, config.all_exclude), self._changed)
 
         def _changed(self, paths: set[str]) -> None:
-            if self._restart is not None:
-                self._restart(f"{relpath(sorted(paths)[0])} changed while the app did not import")
+            restart = restart_handler()  # set by serve() once the server runs
+            if restart is not None:
+                restart(f"{relpath(sorted(paths)[0])} changed while the app did not import")
+
+        def in_flight(self) -> int:
+            return 0
 
         def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
             start_response(
@@ -252,7 +277,7 @@ def load_env_file(path: str) -> None:
     remember_environment()
     values = dotenv.dotenv_values(path)
     dotenv.load_dotenv(path, override=False)
-    RESTART_FILES.add(os.path.realpath(path))
+    add_restart_file(path)
     shadowed = sorted(k for k, v in values.items() if v is not None and os.environ.get(k) != v)
     logger.info(
         "hotwsgi: %d variable(s) from %s%s",

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from tests.helpers.util import wait_for, write_file
+from tests.helpers.fcgi_client import fcgi_get
+from tests.helpers.util import ServerProcess, text_of, wait_for, write_file
 
 #: A WSGI app whose answer comes from another module, so a save of version.py re-runs both.
 VERSIONED_APP = {
@@ -72,6 +73,33 @@ class HTTPKeepAlive:
 
     def close(self) -> None:
         self.conn.close()
+
+
+class FreshHTTP:
+    """A new HTTP connection for every request, like a client arriving at any moment."""
+
+    def __init__(self, url: str, path: str = "/") -> None:
+        self.url = url + path
+
+    def fetch(self) -> str:
+        return text_of(self.url)
+
+    def close(self) -> None:
+        pass
+
+
+class FreshFCGI:
+    """A new FastCGI connection (TCP or unix socket) for every request, closed by the server after it."""
+
+    def __init__(self, address: tuple[str, int] | str, path: str = "/") -> None:
+        self.address = address
+        self.path = path
+
+    def fetch(self) -> str:
+        return fcgi_get(self.address, self.path).text
+
+    def close(self) -> None:
+        pass
 
 
 class Clients:
@@ -175,4 +203,39 @@ def reload_storm(
         # No request failed, and once a client saw a version it never got an older one.
         assert seen == sorted(seen), "a client got an old version after a new one"
         assert seen[-1] == reloads
+    return clients
+
+
+def through_restart(
+    server: ServerProcess,
+    make_client: Callable[[], Client],
+    change: Callable[[], None],
+    *,
+    old: str,
+    new: str,
+    count: int = 3,
+    after: int = 5,
+) -> Clients:
+    """``count`` clients loop on fresh connections before, during and after the restart ``change()`` causes.
+
+    The process restarts with its listening socket kept: every connection
+    made meanwhile must be answered, by the old process or, from the kernel's
+    accept queue, by the new one. A refused, reset or unanswered connection
+    fails the test, and so does an answer other than ``old`` then ``new``.
+    """
+    restarts = server.log.count("hotwsgi: restarted:")
+    clients = Clients(make_client, count)
+    with clients.running():
+        wait_for(lambda: all(clients.answers), what="every client answered once")
+        change()
+        wait_for(lambda: server.log.count("hotwsgi: restarted:") > restarts, timeout=30, what="the restart")
+        wait_for(
+            lambda: all(answers[-after:] == [new] * after for answers in clients.answers),
+            timeout=30,
+            what=f"{after} answers from the new process for every client",
+        )
+    assert clients.failures == [], clients.failures[:5]
+    for answers in clients.answers:
+        switched = answers.index(new)
+        assert set(answers[:switched]) == {old} and set(answers[switched:]) == {new}, answers
     return clients

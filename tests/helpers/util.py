@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import http.client
+import importlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,8 +17,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+import pytest
 
 T = TypeVar("T")
 
@@ -37,6 +42,55 @@ def write_file(path: str | os.PathLike[str], text: str, *, dedent: bool = True) 
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+def copy_example(name: str, tmp_path: str | os.PathLike[str]) -> Path:
+    """A copy of ``examples/<name>`` under ``tmp_path`` (no caches, no flup ``*_temp`` files); returns it."""
+    target = Path(tmp_path) / name
+    shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns("__pycache__", "*_temp"))
+    return target
+
+
+def hotwsgi_threads() -> list[str]:
+    """Names of this process's threads that hotwsgi started (they all start with "hotwsgi")."""
+    return [t.name for t in threading.enumerate() if t.name.startswith("hotwsgi")]
+
+
+def logged_events(root: str | os.PathLike[str], *prefixes: str) -> list[str]:
+    """The lines a test app wrote to ``root/events.log`` (none yet: []), only those starting with ``prefixes``."""
+    path = Path(root) / "events.log"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [line for line in lines if line.startswith(prefixes)] if prefixes else lines
+
+
+def app_dir_fixture(files: Mapping[str, str]) -> Any:
+    """A pytest fixture ``app_dir``: ``files`` written into ``tmp_path`` (a test module assigns it to app_dir)."""
+
+    @pytest.fixture
+    def app_dir(tmp_path: Path) -> Path:
+        return make_project(tmp_path, files)
+
+    return app_dir
+
+
+#: What installs the Python packages the tests use for real.
+PIP_TEST = 'pip install -e ".[test]" (bash scripts/test.sh does)'
+
+
+def require_module(name: str, install: str = PIP_TEST) -> ModuleType:
+    """Import ``name``, or fail the run with a line saying what to install: a real part is never skipped."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        pytest.fail(f"{name} is not installed ({exc}); install it: {install}", pytrace=False)
+
+
+def require_program(name: str, install: str) -> str:
+    """The path of the program ``name`` (PATH, then the sbin folders a non-root PATH lacks), or fail the run."""
+    found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(("/usr/local/sbin", "/usr/sbin", "/sbin")))
+    if found is None:
+        pytest.fail(f"{name} is not installed; install it: {install}", pytrace=False)
+    return found
 
 
 def make_project(root: str | os.PathLike[str], files: Mapping[str, str]) -> Path:
@@ -255,6 +309,18 @@ class ServerProcess:
                     pass
                 self.proc.wait(5)
         self._close_pipe()
+
+
+def run_cli(
+    args: list[str], cwd: str | os.PathLike[str], env: Mapping[str, str] | None = None, *, timeout: float = 30
+) -> tuple[int, str]:
+    """Run ``python -m hotwsgi <args>`` to its end: (exit code, stdout and stderr as one text)."""
+    server = ServerProcess(args, cwd, env)
+    try:
+        code = server.wait_exit(timeout)
+    finally:
+        server.stop()
+    return code, server.log
 
 
 @contextmanager

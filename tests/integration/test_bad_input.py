@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.util import ServerProcess, make_project, serve, wait_for, write_file
+from tests.helpers.util import ServerProcess, make_project, require_program, serve, wait_for, write_file
 
 pytestmark = pytest.mark.server
 
@@ -158,9 +158,8 @@ def _without_root_file_access() -> list[str]:
     """A command prefix under which file modes apply: root reads anything unless it drops these."""
     if os.geteuid() != 0:
         return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv (util-linux): file modes would not apply")
+    # Running as root without setpriv, file modes would not apply.
+    setpriv = require_program("setpriv", "apt-get install util-linux")
     return [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
 
 

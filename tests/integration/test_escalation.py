@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import socket
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.inprocess import Project, call
-from tests.helpers.util import ServerProcess, make_project, serve, wait_for, write_file
+from tests.helpers.servers import FreshHTTP, through_restart
+from tests.helpers.util import ServerProcess, hotwsgi_threads, make_project, serve, wait_for, write_file
 
 PLAIN = """
 from .views import index
@@ -48,7 +48,7 @@ def test_an_import_that_never_returns_is_given_up(project: Project, caplog) -> N
     assert call(mw) == ("200 OK", "v1")
     # When the stuck import wakes up, it must not disturb anything.
     wait_for(
-        lambda: not any(t.name == "hotwsgi-import-abandoned" for t in threading.enumerate()),
+        lambda: "hotwsgi-import-abandoned" not in hotwsgi_threads(),
         timeout=10,
         what="the stuck thread",
     )
@@ -106,34 +106,21 @@ def _pid(text: str) -> str:
 
 def test_pinned_module_change_restarts_keeping_the_socket(tmp_path: Path) -> None:
     make_project(tmp_path, APP)
-    failures: list[str] = []
-    stop = threading.Event()
     with serve(["serve", "web:app", "--port", "0"], cwd=tmp_path) as server:
         first = server.text()
         assert first.startswith("200 one ")
-
-        def client() -> None:
-            while not stop.is_set():
-                try:
-                    status, _, _ = server.get("/", timeout=20)
-                    if status != 200:
-                        failures.append(str(status))
-                except OSError as exc:
-                    failures.append(repr(exc))
-
-        thread = threading.Thread(target=client, daemon=True)
-        thread.start()
-        try:
-            write_file(tmp_path / "settings.py", "__reloadable__ = False\nNAME = 'two'\n")
-            wait_for(lambda: server.text().startswith("200 two "), timeout=30, what="the restarted process")
-        finally:
-            stop.set()
-            thread.join(20)
-        # Same process id (exec keeps it), same address, new code; nobody was refused.
-        assert _pid(server.text()) == _pid(first)
+        assert server.url
+        # Clients on fresh connections through the restart: nobody refused or cut,
+        # the same process id (exec keeps it), same address, new code.
+        through_restart(
+            server,
+            lambda: FreshHTTP(server.url or ""),
+            lambda: write_file(tmp_path / "settings.py", "__reloadable__ = False\nNAME = 'two'\n"),
+            old=first,
+            new=f"200 two {_pid(first)}",
+        )
         server.wait_log("restarting the process: settings changed and says __reloadable__ = False")
         server.wait_log("hotwsgi: restarted:")
-        assert failures == []
 
 
 BIG = {

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib.util
 import inspect
 import json
 import os
@@ -27,7 +26,7 @@ from pathlib import Path
 import pytest
 
 import hotwsgi
-from tests.helpers.util import ROOT
+from tests.helpers.util import ROOT, require_module
 
 DOCS = ROOT / "docs"
 
@@ -76,8 +75,8 @@ def test_python_blocks_parse(name: str) -> None:
 
 # -- the site builds -------------------------------------------------------------------
 def test_mkdocs_build_strict(tmp_path: Path) -> None:
-    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None:
-        pytest.skip('mkdocs or mkdocs-material is not installed: pip install -e ".[test]"')
+    require_module("mkdocs")
+    require_module("material", 'mkdocs-material: pip install -e ".[test]" (bash scripts/test.sh does)')
     site = tmp_path / "site"
     proc = subprocess.run(
         [

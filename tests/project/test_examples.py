@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.util import EXAMPLES, serve, wait_for, write_file
+from tests.helpers.util import copy_example, require_module, serve, wait_for, write_file
 
 pytestmark = pytest.mark.server
-
-
-def copy_example(name: str, tmp_path: Path) -> Path:
-    target = tmp_path / name
-    shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns("__pycache__"))
-    return target
 
 
 def test_hello(tmp_path: Path) -> None:
@@ -29,7 +22,7 @@ def test_hello(tmp_path: Path) -> None:
 
 
 def test_flask_app_views_and_templates(tmp_path: Path) -> None:
-    pytest.importorskip("flask")
+    require_module("flask")
     root = copy_example("flask_app", tmp_path)
     with serve(["serve", "app:app", "--app-dir", str(root), "--port", "0"], cwd=tmp_path) as server:
         assert json.loads(server.get("/api/status")[2]) == {"status": "ok", "version": 1}

@@ -3,9 +3,18 @@
 Each adapter module defines a class ``Server`` with::
 
     Server(app, *, host, port, **options)   # nothing bound yet
+    server.name                             # "werkzeug", ... for the serving line
     server.bind() -> (host, port)           # raises PortInUseError
     server.serve_forever()                  # until shutdown()
     server.shutdown()                       # from another thread or a signal handler
+    server.close()                          # after serving: release the socket
+
+``shutdown()`` is also how a restart stops the server (``serve.Restart``): it
+must stop accepting at once, answer every connection already accepted (or
+leave it unread in the listening socket's queue) and let running requests
+finish. Optional: ``server.busy() -> int`` (responses still being written, for
+a restart to wait on), ``server.uds`` (the unix socket path, when it listens
+on one) and ``server.scheme`` (the serving line's URL scheme, "http" if unset).
 
 and module constants ``INTERFACE`` ("wsgi" or "asgi") and ``REQUIRES``
 (importable package names) and ``EXTRA`` (the pip extra that installs them).

@@ -9,8 +9,10 @@ import signal
 import threading
 from typing import Any
 
+from ...adapters.asgi import close_connections, startup_error
 from ...exceptions import HotwsgiError
-from ._socket import bind_socket, log_level
+from ._socket import FRESH_GRACE, bind_socket, log_level
+from .cheroot import SHUTDOWN_TIMEOUT
 from .uvicorn import reject_options
 
 INTERFACE = "asgi"
@@ -38,6 +40,7 @@ class Server:
         self._stop: asyncio.Event | None = None
         self._stop_requested = False
         self._signalled = False
+        self._fd: int | None = None
 
     def bind(self) -> tuple[str, int]:
         from hypercorn.config import Config
@@ -45,7 +48,10 @@ class Server:
         self._socket = bind_socket(self.host, self.port)
         config = Config()
         # Hypercorn takes ownership of the descriptor it is given: give it a copy.
-        config.bind = [f"fd://{os.dup(self._socket.fileno())}"]
+        self._fd = os.dup(self._socket.fileno())
+        config.bind = [f"fd://{self._fd}"]
+        # Requests still running when it stops get this long to finish (hypercorn's default: 3 s).
+        config.graceful_timeout = SHUTDOWN_TIMEOUT
         config.accesslog = "-"
         if (level := log_level()) is not None:
             config.loglevel = logging.getLevelName(level)  # its access log goes by it too
@@ -60,7 +66,7 @@ class Server:
             asyncio.run(self._serve())
         except (LifespanFailureError, LifespanTimeoutError):
             # Hypercorn does not log the app's failure message; show it.
-            text = getattr(self.app, "_startup_error", None)
+            text = startup_error(self.app)
             if text:
                 logger.error("%s", text)
             raise HotwsgiError("the app's lifespan startup failed (see above); fix it and start again") from None
@@ -94,13 +100,21 @@ class Server:
         self._stop.set()
 
     async def _until_stopped(self) -> None:
-        assert self._stop is not None
+        assert self._stop is not None and self._loop is not None
         await self._stop.wait()
+        if self._fd is not None:
+            # Stop accepting before hypercorn closes idle connections: from now
+            # on connections wait in the kept socket's queue (for the next
+            # process on a restart). hypercorn closes its listener later.
+            self._loop.remove_reader(self._fd)
+            if not self._signalled:
+                # It also closes connections that have not sent a request yet,
+                # and shows no way to tell them apart: give one accepted a
+                # moment ago the time for its request to arrive.
+                await asyncio.sleep(FRESH_GRACE)
         # Hypercorn waits (graceful_timeout) for open connections; end the
         # streams and websockets first so stopping is quick.
-        close = getattr(self.app, "_close_connections", None)
-        if close is not None:
-            await close()
+        await close_connections(self.app)
 
     def shutdown(self) -> None:
         self._stop_requested = True

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from typing import Any
 
+from ...adapters.asgi import close_connections
 from ...exceptions import ConfigError, HotwsgiError
-from ._socket import bind_socket, log_level
+from ._socket import FRESH_GRACE, bind_socket, log_level
 
 INTERFACE = "asgi"
 REQUIRES = ("uvicorn",)
@@ -21,6 +23,21 @@ def reject_options(server: str, options: dict[str, Any]) -> None:
     if options:
         flags = ", ".join(f"--{name.replace('_', '-')}" for name in sorted(options))
         raise ConfigError(f"{flags} cannot be used with --server {server}; leave it out")
+
+
+async def let_fresh_connections_speak(connections: Any, grace: float = FRESH_GRACE) -> None:
+    """Wait (at most ``grace`` s) until every connection has started a request or gone.
+
+    For uvicorn's protocols a connection with no request yet has ``cycle``
+    None; a server that stops closes such connections unanswered, which
+    loses a request whose bytes were still on the way.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while True:
+        await asyncio.sleep(0.01)  # lets connections accepted just before the stop be set up
+        if loop.time() >= deadline or all(getattr(c, "cycle", True) is not None for c in list(connections)):
+            return
 
 
 class Server:
@@ -43,11 +60,16 @@ class Server:
 
         class _Server(uvicorn.Server):
             async def shutdown(self, sockets: Any = None) -> None:
+                # Stop accepting first: connections that arrive from now on wait
+                # in the kept socket's queue (for the next process on a restart).
+                for server in self.servers:
+                    server.close()
+                # uvicorn closes every connection that has not sent a request
+                # yet; one accepted a moment ago may have its request on the way.
+                await let_fresh_connections_speak(self.server_state.connections)
                 # uvicorn waits for every open connection before it stops;
                 # end the streams and websockets first so Ctrl-C never hangs.
-                close = getattr(app, "_close_connections", None)
-                if close is not None:
-                    await close()
+                await close_connections(app)
                 await super().shutdown(sockets)
 
         self._socket = bind_socket(self.host, self.port)

@@ -14,10 +14,19 @@ import pytest
 
 from hotwsgi.exceptions import ConfigError, ServerNotInstalledError
 from hotwsgi.serving.servers import load_server
-from tests.helpers.util import ServerProcess, make_project, serve, text_of, wait_for, write_file
+from tests.helpers.util import (
+    ServerProcess,
+    make_project,
+    require_module,
+    run_cli,
+    serve,
+    text_of,
+    wait_for,
+    write_file,
+)
 
-pytest.importorskip("uvicorn")
-pytest.importorskip("starlette")
+require_module("uvicorn")
+require_module("starlette")
 
 HELLO = """
 from starlette.applications import Starlette
@@ -55,10 +64,6 @@ app = Starlette(lifespan=lifespan)
 """
 
 
-def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "hotwsgi", *args], cwd=cwd, capture_output=True, text=True, timeout=30)
-
-
 def test_missing_server_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a))
@@ -68,20 +73,20 @@ def test_missing_server_package_names_the_extra(monkeypatch: pytest.MonkeyPatch)
 
 @pytest.mark.parametrize("server", ["uvicorn", "hypercorn"])
 def test_unknown_option_is_one_line(tmp_path: Path, server: str) -> None:
-    pytest.importorskip(server)
+    require_module(server)
     make_project(tmp_path, {"hello.py": HELLO})
     adapter = load_server(server, "asgi")
     with pytest.raises(ConfigError, match=f"--uds cannot be used with --server {server}"):
         adapter.Server(object(), host="127.0.0.1", port=0, uds="/tmp/x.sock")
-    done = _run(["serve", "hello:app", "--port", "0", "--server", server, "--threads", "2"], tmp_path)
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [f"Error: --threads cannot be used with --server {server}; leave it out"]
+    code, out = run_cli(["serve", "hello:app", "--port", "0", "--server", server, "--threads", "2"], tmp_path)
+    assert code == 1
+    assert out.strip().splitlines() == [f"Error: --threads cannot be used with --server {server}; leave it out"]
 
 
 @pytest.mark.server
 @pytest.mark.parametrize("server", ["uvicorn", "hypercorn"])
 def test_failed_first_startup_exits_with_a_clear_error(tmp_path: Path, server: str) -> None:
-    pytest.importorskip(server)
+    require_module(server)
     make_project(tmp_path, {"broken.py": BROKEN_LIFESPAN})
     process = ServerProcess(["serve", "broken:app", "--port", "0", "--server", server], tmp_path)
     try:
@@ -131,9 +136,9 @@ def test_asgi_app_defaults_to_uvicorn_and_wsgi_server_is_refused(tmp_path: Path)
     with serve(["serve", "hello:app", "--port", "0"], cwd=tmp_path) as srv:
         assert "(uvicorn, reloading on" in srv.log
         assert srv.text("/") == "200 hello"
-    done = _run(["serve", "hello:app", "--port", "0", "--server", "werkzeug"], tmp_path)
-    assert done.returncode == 1
-    assert "this app is ASGI" in done.stderr
+    code, out = run_cli(["serve", "hello:app", "--port", "0", "--server", "werkzeug"], tmp_path)
+    assert code == 1
+    assert "this app is ASGI" in out
 
 
 @pytest.mark.server

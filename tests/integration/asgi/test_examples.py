@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.helpers.util import EXAMPLES, serve, wait_for, write_file
+from tests.helpers.util import copy_example, require_module, serve, wait_for, write_file
 
 pytestmark = pytest.mark.server
-
-
-def copy_example(name: str, tmp_path: Path) -> Path:
-    target = tmp_path / name
-    shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns("__pycache__"))
-    return target
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -39,8 +32,8 @@ def post_json(url: str, payload: object) -> tuple[int, object]:
 
 
 def test_starlette_example(tmp_path: Path) -> None:
-    pytest.importorskip("starlette")
-    websockets_sync = pytest.importorskip("websockets.sync.client")
+    require_module("starlette")
+    websockets_sync = require_module("websockets.sync.client")
     root = copy_example("starlette_app", tmp_path)
     with serve(["serve", "app:app", "--app-dir", str(root), "--port", "0"], cwd=tmp_path) as server:
         assert server.text("/") == "200 Hello from Starlette!"
@@ -56,7 +49,7 @@ def test_starlette_example(tmp_path: Path) -> None:
 
 
 def test_fastapi_example(tmp_path: Path) -> None:
-    pytest.importorskip("fastapi")
+    require_module("fastapi")
     root = copy_example("fastapi_app", tmp_path)
     with serve(["serve", "main:app", "--app-dir", str(root), "--port", "0"], cwd=tmp_path) as server:
         assert server.url is not None

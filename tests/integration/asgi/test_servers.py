@@ -13,13 +13,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.helpers.util import ServerProcess, make_project, serve, wait_for, write_file
+from tests.helpers.servers import FreshHTTP, through_restart
+from tests.helpers.util import ServerProcess, logged_events, make_project, require_module, serve, wait_for, write_file
 
-pytest.importorskip("starlette")
-pytest.importorskip("uvicorn")
-pytest.importorskip("hypercorn")
-websockets_sync = pytest.importorskip("websockets.sync.client")
-ConnectionClosed = pytest.importorskip("websockets.exceptions").ConnectionClosed
+require_module("starlette")
+require_module("uvicorn")
+require_module("hypercorn")
+websockets_sync = require_module("websockets.sync.client")
+ConnectionClosed = require_module("websockets.exceptions").ConnectionClosed
 
 pytestmark = pytest.mark.server
 
@@ -115,11 +116,6 @@ def _project(root: Path, version: str = "v1", tag: str = "A") -> Path:
     )
 
 
-def _events(root: Path) -> list[str]:
-    path = root / "events.log"
-    return path.read_text().splitlines() if path.exists() else []
-
-
 def _serve(root: Path, server: str) -> AbstractContextManager[ServerProcess]:
     return serve(["serve", "main:app", "--port", "0", "--server", server], cwd=root)
 
@@ -142,8 +138,8 @@ def test_lifespan_per_generation(tmp_path: Path, server: str) -> None:
         assert srv.text("/state") == "200 res-A"
         write_file(root / "settings.py", 'TAG = "B"\n')
         wait_for(lambda: srv.text("/state") == "200 res-B", what="the new generation's state")
-        wait_for(lambda: "shutdown A" in _events(root), what="shutdown of generation 0")
-        events = _events(root)
+        wait_for(lambda: "shutdown A" in logged_events(root), what="shutdown of generation 0")
+        events = logged_events(root)
         assert events.index("startup B") < events.index("shutdown A"), events
         assert "shutdown B" not in events
 
@@ -151,13 +147,13 @@ def test_lifespan_per_generation(tmp_path: Path, server: str) -> None:
         write_file(root / "settings.py", 'TAG = "fail"\n')
         wait_for(lambda: "reload failed" in srv.log and "cannot open the resource" in srv.log, what="the failed reload")
         assert srv.text("/state") == "200 res-B"
-        assert "shutdown B" not in _events(root)
+        assert "shutdown B" not in logged_events(root)
 
         write_file(root / "settings.py", 'TAG = "C"\n')
         wait_for(lambda: srv.text("/state") == "200 res-C", what="the repaired generation")
-        wait_for(lambda: "shutdown B" in _events(root), what="shutdown of generation 1")
+        wait_for(lambda: "shutdown B" in logged_events(root), what="shutdown of generation 1")
     # Stopping the server shuts the current generation down.
-    assert _events(root)[-1] == "shutdown C", _events(root)
+    assert logged_events(root)[-1] == "shutdown C", logged_events(root)
 
 
 @pytest.mark.parametrize("server", SERVERS)
@@ -332,20 +328,15 @@ def test_process_restart_keeps_the_socket(tmp_path: Path, server: str) -> None:
     write_file(root / "pyproject.toml", "[project]\nname = 'demo'\n")
     with _serve(root, server) as srv:
         assert srv.text("/") == "200 v1"
-        write_file(root / "views.py", VIEWS.format(version="v2"))
-        write_file(root / "pyproject.toml", "[project]\nname = 'demo'\nversion = '2'\n")
-        refused: list[Exception] = []
+        url = srv.url or ""
 
-        def restarted() -> bool:
-            try:
-                return "restarted:" in srv.log and srv.text("/") == "200 v2"
-            except ConnectionRefusedError as exc:
-                refused.append(exc)
-                raise
+        def change() -> None:
+            write_file(root / "views.py", VIEWS.format(version="v2"))
+            write_file(root / "pyproject.toml", "[project]\nname = 'demo'\nversion = '2'\n")
 
-        wait_for(restarted, what="the restarted server")
-        # Connections made across the restart waited for the new process.
-        assert not refused
+        # Clients on fresh connections through the restart: every connection
+        # made across it is answered, by the old process or the new one.
+        through_restart(srv, lambda: FreshHTTP(url), change, old="200 v1", new="200 v2")
         assert srv.text("/state") == "200 res-A"
 
 
@@ -393,7 +384,7 @@ def test_stopping_does_not_wait_for_open_streams_and_websockets(tmp_path: Path, 
             assert srv.proc.returncode is not None and srv.proc.returncode >= 0, srv.log
             response.read()  # the stream was ended, not cut
         conn.close()
-    assert _events(root)[-1] == "shutdown A"
+    assert logged_events(root)[-1] == "shutdown A"
 
 
 @pytest.mark.parametrize("server", SERVERS)
@@ -426,11 +417,11 @@ def test_reload_during_the_servers_own_startup(tmp_path: Path) -> None:
     ).replace("import os\n", "import asyncio\nimport os\n")
     write_file(root / "main.py", slow_startup)
     with serve(["serve", "main:app", "--port", "0"], cwd=root) as srv:
-        wait_for(lambda: _events(root) == ["startup A"], what="the first startup to begin")
+        wait_for(lambda: logged_events(root) == ["startup A"], what="the first startup to begin")
         write_file(root / "settings.py", 'TAG = "B"\n')
-        wait_for(lambda: "startup B" in _events(root), what="the reload's startup")
-        assert "shutdown A" not in _events(root)  # generation 0 has not even finished starting
+        wait_for(lambda: "startup B" in logged_events(root), what="the reload's startup")
+        assert "shutdown A" not in logged_events(root)  # generation 0 has not even finished starting
         (root / "go.log").write_text("")
         wait_for(lambda: srv.text("/state") == "200 res-B", what="the new generation")
-        wait_for(lambda: "shutdown A" in _events(root), what="generation 0 to shut down once started")
-        assert _events(root) == ["startup A", "startup B", "shutdown A"]
+        wait_for(lambda: "shutdown A" in logged_events(root), what="generation 0 to shut down once started")
+        assert logged_events(root) == ["startup A", "startup B", "shutdown A"]

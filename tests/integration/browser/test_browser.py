@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.util import make_project, serve, wait_for, write_file
+from tests.helpers.util import app_dir_fixture, make_project, serve, wait_for, write_file
 
 pytestmark = pytest.mark.server
 
@@ -94,17 +94,14 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         driver.quit()
 
 
-@pytest.fixture
-def app_dir(tmp_path: Path) -> Path:
-    return make_project(
-        tmp_path,
-        {
-            "app.py": APP,
-            "views.py": views("hello v1"),
-            "templates/index.html": TEMPLATE.format(version="template v1"),
-            "static/site.css": "h1 { color: rgb(255, 0, 0); }\n",
-        },
-    )
+app_dir = app_dir_fixture(
+    {
+        "app.py": APP,
+        "views.py": views("hello v1"),
+        "templates/index.html": TEMPLATE.format(version="template v1"),
+        "static/site.css": "h1 { color: rgb(255, 0, 0); }\n",
+    }
+)
 
 
 def js(driver: Any, script: str) -> Any:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.servers import VERSIONED_APP, HTTPKeepAlive, reload_storm, set_version
-from tests.helpers.util import ServerProcess, http_get, make_project, serve, text_of, wait_for
+from tests.helpers.servers import VERSIONED_APP, FreshHTTP, HTTPKeepAlive, reload_storm, set_version, through_restart
+from tests.helpers.util import ServerProcess, http_get, make_project, require_module, serve, text_of, wait_for
 
-pytest.importorskip("cheroot")
+require_module("cheroot")
 
 pytestmark = pytest.mark.server
 
@@ -127,14 +127,15 @@ def test_adapter_runs_off_the_main_thread_on_port_0() -> None:
 
 @pytest.mark.parametrize("name", ["cheroot", "cherrypy"])
 def test_a_process_restart_keeps_the_port(tmp_path: Path, name: str) -> None:
-    pytest.importorskip(name)
+    require_module(name)
     make_project(tmp_path, VERSIONED_APP)
     argv = ["serve", "app:app", "--server", name, "--port", "0", "--reload-mode", "restart"]
     with serve(argv, tmp_path) as server:
         assert server.text("/") == "200 version 0"
-        set_version(tmp_path, 1)
-        wait_for(lambda: server.text("/") == "200 version 1", what="the restarted process on the same port")
-        server.wait_log("hotwsgi: restarted:")
+        url = server.url or ""
+        through_restart(
+            server, lambda: FreshHTTP(url), lambda: set_version(tmp_path, 1), old="200 version 0", new="200 version 1"
+        )
 
 
 @pytest.mark.parametrize(

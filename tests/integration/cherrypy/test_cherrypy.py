@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,13 +16,22 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.servers import HTTPKeepAlive, reload_storm
-from tests.helpers.util import EXAMPLES, ServerProcess, make_project, read_lines, serve, text_of, wait_for, write_file
+from tests.helpers.util import (
+    ServerProcess,
+    copy_example,
+    make_project,
+    read_lines,
+    require_module,
+    serve,
+    text_of,
+    wait_for,
+    write_file,
+)
 
-pytest.importorskip("cherrypy")
+require_module("cherrypy")
 
 pytestmark = pytest.mark.server
 
-EXAMPLE = EXAMPLES / "cherrypy_app"
 
 NATIVE_APP = {
     "words.py": 'WORD = "one"\n',
@@ -51,14 +59,8 @@ NATIVE_APP = {
 }
 
 
-def copy_example(tmp_path: Path) -> Path:
-    target = tmp_path / "cherrypy_app"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__"))
-    return target
-
-
 def test_example_native_app_reloads_in_process(tmp_path: Path) -> None:
-    root = copy_example(tmp_path)
+    root = copy_example("cherrypy_app", tmp_path)
     with serve(["serve", "app:app", "--server", "cherrypy", "--port", "0"], root) as server:
         server.wait_log("(cherrypy, reloading on")
         assert server.text("/?name=you") == "200 Hello from CherryPy, you! (visit 1)\n"
@@ -74,7 +76,7 @@ def test_example_native_app_reloads_in_process(tmp_path: Path) -> None:
 
 
 def test_example_four_clients_through_twenty_reloads(tmp_path: Path) -> None:
-    root = copy_example(tmp_path)
+    root = copy_example("cherrypy_app", tmp_path)
     original = (root / "greeting.py").read_text()
 
     def save(n: int) -> None:
@@ -177,7 +179,7 @@ def own_cherrypy(script: str, cwd: Path) -> Iterator[tuple[str, list[str], subpr
 
 
 def test_own_cherrypy_setup_with_middleware_grafted_on_the_tree(tmp_path: Path) -> None:
-    root = copy_example(tmp_path)
+    root = copy_example("cherrypy_app", tmp_path)
     with own_cherrypy("run_own.py", root) as (url, lines, proc):
         assert text_of(url + "/?name=me").startswith("200 Hello from CherryPy, me!")
         write_file(root / "greeting.py", (root / "greeting.py").read_text().replace("Hello", "Hi"), dedent=False)

@@ -26,7 +26,17 @@ import pytest
 from hotwsgi.core.deploy import deployment_from_environ, deployment_in_process
 from hotwsgi.exceptions import HotwsgiError
 from tests.helpers.inprocess import Project, call
-from tests.helpers.util import ServerProcess, http_get, make_project, wait_for, write_file
+from tests.helpers.util import (
+    PIP_TEST,
+    ServerProcess,
+    hotwsgi_threads,
+    http_get,
+    make_project,
+    require_module,
+    require_program,
+    wait_for,
+    write_file,
+)
 
 # -- the environ each server sends ---------------------------------------------------------
 
@@ -197,10 +207,6 @@ APP = """
 """
 
 
-def hotwsgi_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("hotwsgi")]
-
-
 @pytest.fixture
 def embedded_mod_wsgi(monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
     """The ``mod_wsgi`` module Apache's mod_wsgi puts in ``sys.modules`` before it loads the app."""
@@ -356,7 +362,7 @@ class Deployed(ServerProcess):
 
 
 def gunicorn(cwd: Path, env: dict[str, str]) -> Deployed:
-    pytest.importorskip("gunicorn")
+    require_module("gunicorn")
     argv = [sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:0", "-w", "1", "--threads", "2", "web:app"]
     return Deployed(argv, cwd, r"Listening at: http://127\.0\.0\.1:(\d+)", env)
 
@@ -364,10 +370,8 @@ def gunicorn(cwd: Path, env: dict[str, str]) -> Deployed:
 def uwsgi(cwd: Path, env: dict[str, str]) -> Deployed:
     # --lazy-apps: load the app in the worker, after the fork; threads started
     # in the master (hotwsgi's watcher) would not exist in a forked worker.
-    pytest.importorskip("pyuwsgi")
-    binary = shutil.which("pyuwsgi", path=os.path.dirname(sys.executable)) or shutil.which("pyuwsgi")
-    if binary is None:
-        pytest.skip("the pyuwsgi command is not installed")
+    require_module("pyuwsgi")
+    binary = shutil.which("pyuwsgi", path=os.path.dirname(sys.executable)) or require_program("pyuwsgi", PIP_TEST)
     argv = [
         binary,
         "--http-socket",

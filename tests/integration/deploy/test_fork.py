@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.util import make_project, wait_for, write_file
+from tests.helpers.util import make_project, require_module, wait_for, write_file
 from tests.integration.deploy.test_deploy import DEPLOYED_APP, Deployed
 
 
 @pytest.mark.server
 def test_gunicorn_preload_with_reloading_forced_on(tmp_path: Path) -> None:
-    pytest.importorskip("gunicorn")
+    require_module("gunicorn")
     make_project(tmp_path, DEPLOYED_APP)
     argv = [sys.executable, "-m", "gunicorn", "--preload", "-b", "127.0.0.1:0", "-w", "1", "--threads", "2", "web:app"]
     server = Deployed(argv, tmp_path, r"Listening at: http://127\.0\.0\.1:(\d+)", {"FORCE_RELOAD": "1"})

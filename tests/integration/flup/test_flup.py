@@ -6,7 +6,6 @@ import hashlib
 import http.client
 import os
 import re
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -18,10 +17,21 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.fcgi_client import END_REQUEST, STDOUT, FCGIClient, address_of, cgi_params, fcgi_get
-from tests.helpers.servers import VERSIONED_APP, reload_storm, set_version
-from tests.helpers.util import EXAMPLES, ServerProcess, http_get, make_project, serve, text_of, wait_for, write_file
+from tests.helpers.servers import VERSIONED_APP, FreshFCGI, reload_storm, set_version, through_restart
+from tests.helpers.util import (
+    ServerProcess,
+    copy_example,
+    http_get,
+    make_project,
+    require_module,
+    require_program,
+    serve,
+    text_of,
+    wait_for,
+    write_file,
+)
 
-pytest.importorskip("flup")
+require_module("flup")
 
 pytestmark = pytest.mark.server
 
@@ -245,22 +255,13 @@ def test_adapter_off_the_main_thread_without_warnings() -> None:
     assert not server._threads
 
 
-FLUP_EXAMPLE = EXAMPLES / "flup_app"
-
-
-def copy_flup_example(tmp_path: Path) -> Path:
-    target = tmp_path / "flup_app"
-    shutil.copytree(FLUP_EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", "*_temp"))
-    return target
-
-
 def edit_greeting(root: Path) -> None:
     pages = (root / "pages.py").read_text().replace("Hello from", "Howdy from")
     write_file(root / "pages.py", pages, dedent=False)
 
 
 def test_example_reloads_through_real_fastcgi(tmp_path: Path) -> None:
-    root = copy_flup_example(tmp_path)
+    root = copy_example("flup_app", tmp_path)
     with serve(["serve", "app:app", "--server", "flup-fcgi", "--port", "0"], root) as server:
         address = address_of(server.url or "")
         with FCGIClient(address) as client:
@@ -277,10 +278,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed (Debian: nginx-light)")
 @pytest.mark.parametrize("transport", ["tcp", "uds"])
 def test_example_behind_nginx_with_the_documented_config(tmp_path: Path, short_tmp: Path, transport: str) -> None:
-    root = copy_flup_example(tmp_path)
+    nginx_program = require_program("nginx", "apt-get install nginx-light (bash scripts/test.sh does)")
+    root = copy_example("flup_app", tmp_path)
     if transport == "tcp":
         args = ["--port", "0"]
     else:
@@ -300,7 +301,7 @@ def test_example_behind_nginx_with_the_documented_config(tmp_path: Path, short_t
         # One process, no switch to another user (when the tests run as root).
         (root / "nginx.conf").write_text("master_process off;\n" + conf)
         nginx = subprocess.Popen(
-            ["nginx", "-p", str(root), "-c", "nginx.conf"],
+            [nginx_program, "-p", str(root), "-c", "nginx.conf"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
@@ -337,11 +338,14 @@ def test_a_process_restart_keeps_the_socket(tmp_path: Path, short_tmp: Path, tra
     argv = ["serve", "app:app", "--server", "flup-fcgi", "--reload-mode", "restart", *args]
     with serve(argv, tmp_path, ready=False) as server:
         address = wait_unix_ready(server) if transport == "uds" else address_of(server.wait_ready())
-        with FCGIClient(address, keep_conn=False) as client:
-            assert client.get("/").text == "200 version 0"
-            set_version(tmp_path, 1)
-            wait_for(lambda: client.get("/").text == "200 version 1", what="the restarted process on the same socket")
-        server.wait_log("hotwsgi: restarted:")
+        assert fcgi_get(address, "/").text == "200 version 0"
+        through_restart(
+            server,
+            lambda: FreshFCGI(address),
+            lambda: set_version(tmp_path, 1),
+            old="200 version 0",
+            new="200 version 1",
+        )
         server.stop()
         assert server.proc.returncode == 0
     assert not os.path.exists(path)
@@ -387,7 +391,7 @@ def test_a_restart_lets_a_response_being_written_finish(tmp_path: Path) -> None:
 
 
 def test_example_four_clients_through_twenty_reloads(tmp_path: Path) -> None:
-    root = copy_flup_example(tmp_path)
+    root = copy_example("flup_app", tmp_path)
     original = (root / "pages.py").read_text()
 
     def save(n: int) -> None:

@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.util import ServerProcess, http_get, make_project, serve, wait_for, write_file
+from tests.helpers.util import (
+    ServerProcess,
+    app_dir_fixture,
+    http_get,
+    make_project,
+    run_cli,
+    serve,
+    wait_for,
+    write_file,
+)
 
 pytestmark = pytest.mark.server
 
@@ -47,9 +56,7 @@ def views(version: object) -> str:
     return f"VERSION = {version!r}\n\ndef index():\n    return str(VERSION)\n"
 
 
-@pytest.fixture
-def app_dir(tmp_path: Path) -> Path:
-    return make_project(tmp_path, {"web.py": WEB, "views.py": views("v1")})
+app_dir = app_dir_fixture({"web.py": WEB, "views.py": views("v1")})
 
 
 def test_edit_reaches_the_next_request(app_dir: Path) -> None:
@@ -214,12 +221,6 @@ def test_app_in_main_is_rerun_without_its_main_block(tmp_path: Path) -> None:
 # -- bad input: one or two lines, exit code 1, no traceback of ours -----------------------
 
 
-def _run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
-    server = ServerProcess(args, cwd, env)
-    code = server.wait_exit(30)
-    return code, server.log
-
-
 def _assert_short_error(code: int, output: str, *needles: str) -> None:
     assert code == 1, output
     assert "Traceback" not in output, output
@@ -230,23 +231,23 @@ def _assert_short_error(code: int, output: str, *needles: str) -> None:
 
 
 def test_unknown_module(app_dir: Path) -> None:
-    code, out = _run_cli(["serve", "nosuchmodule:app", "--port", "0"], app_dir)
+    code, out = run_cli(["serve", "nosuchmodule:app", "--port", "0"], app_dir)
     _assert_short_error(code, out, 'no module named "nosuchmodule"')
 
 
 def test_missing_attribute(app_dir: Path) -> None:
-    code, out = _run_cli(["serve", "web:ap", "--port", "0"], app_dir)
+    code, out = run_cli(["serve", "web:ap", "--port", "0"], app_dir)
     _assert_short_error(code, out, 'could not find "ap" in "web"', 'Did you mean "app"?')
 
 
 def test_not_an_app(app_dir: Path) -> None:
     write_file(app_dir / "config.py", "SETTINGS = {'debug': True}\n")
-    code, out = _run_cli(["serve", "config:SETTINGS", "--port", "0"], app_dir)
+    code, out = run_cli(["serve", "config:SETTINGS", "--port", "0"], app_dir)
     _assert_short_error(code, out, "is a dict, not a WSGI or ASGI app")
 
 
 def test_malformed_import_string(app_dir: Path) -> None:
-    code, out = _run_cli(["serve", "web", "--port", "0"], app_dir)
+    code, out = run_cli(["serve", "web", "--port", "0"], app_dir)
     _assert_short_error(code, out, 'write it as "module:attribute"')
 
 
@@ -255,18 +256,18 @@ def test_port_in_use(app_dir: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        code, out = _run_cli(["serve", "web:app", "--port", str(port)], app_dir)
+        code, out = run_cli(["serve", "web:app", "--port", str(port)], app_dir)
     _assert_short_error(code, out, f"port {port} on 127.0.0.1 is already in use", "--port")
 
 
 def test_werkzeug_reloader_also_on(app_dir: Path) -> None:
-    code, out = _run_cli(["serve", "web:app", "--port", "0"], app_dir, env={"WERKZEUG_RUN_MAIN": "true"})
+    code, out = run_cli(["serve", "web:app", "--port", "0"], app_dir, env={"WERKZEUG_RUN_MAIN": "true"})
     _assert_short_error(code, out, "werkzeug's own reloader")
 
 
 def test_error_in_user_code_at_start_shows_their_traceback_only(app_dir: Path) -> None:
     write_file(app_dir / "views.py", "import nosuchdependency\n")
-    code, out = _run_cli(["serve", "web:app", "--port", "0"], app_dir)
+    code, out = run_cli(["serve", "web:app", "--port", "0"], app_dir)
     assert code == 1
     assert 'could not import "web"' in out and "nosuchdependency" in out
     assert "views.py" in out and "hotwsgi/" not in out and "importlib" not in out
@@ -321,5 +322,5 @@ def test_log_level_warning_hides_the_reload_lines_but_not_failures(app_dir: Path
 def test_reload_flag_as_uvicorn_spells_it(app_dir: Path) -> None:
     with serve(["serve", "web:app", "--reload", "--port", "0"], cwd=app_dir) as server:
         server.wait_log("reloading on")
-    code, out = _run_cli(["serve", "web:app", "--reload", "--no-reload"], app_dir)
+    code, out = run_cli(["serve", "web:app", "--reload", "--no-reload"], app_dir)
     _assert_short_error(code, out, "contradict")

@@ -21,10 +21,13 @@ import pytest
 
 from hotwsgi import HotReloadMiddleware, trigger_reload
 from hotwsgi.serving.servers._socket import bind_socket
-from tests.helpers.util import http_get, make_project, text_of, wait_for, write_file
+from tests.helpers.util import http_get, logged_events, make_project, require_module, text_of, wait_for, write_file
 
-uvicorn = pytest.importorskip("uvicorn")
-pytest.importorskip("starlette")
+uvicorn = require_module("uvicorn")
+require_module("starlette")
+
+#: The lines of events.log that the lifespan writes.
+LIFESPAN = ("startup", "shutdown")
 
 pytestmark = pytest.mark.server
 
@@ -110,13 +113,6 @@ app = Starlette(
 """
 
 
-def _events(root: Path) -> list[str]:
-    """The lifespan events logged by the app, in order."""
-    path = root / "events.log"
-    lines = path.read_text().splitlines() if path.exists() else []
-    return [line for line in lines if line.startswith(("startup", "shutdown"))]
-
-
 def _starlette_project(root: Path, prefix: str, **options: Any) -> HotReloadMiddleware:
     make_project(
         root,
@@ -132,7 +128,7 @@ def test_lifespan_off_first_request_starts_it_once(project: tuple[Path, str]) ->
     middleware = _starlette_project(root, prefix)
     try:
         with uvicorn_thread(middleware, lifespan="off") as url:
-            assert _events(root) == []
+            assert logged_events(root, *LIFESPAN) == []
             answers: list[str] = []
             threads = [threading.Thread(target=lambda: answers.append(text_of(url + "/"))) for _ in range(4)]
             for t in threads:
@@ -140,7 +136,7 @@ def test_lifespan_off_first_request_starts_it_once(project: tuple[Path, str]) ->
             for t in threads:
                 t.join(10)
             assert answers == ["200 res-A"] * 4
-            assert _events(root) == ["startup A"]
+            assert logged_events(root, *LIFESPAN) == ["startup A"]
 
             # Reloaded from this (non-loop) thread: the new app starts on the
             # server's loop before the swap, the old one shuts down after.
@@ -148,8 +144,8 @@ def test_lifespan_off_first_request_starts_it_once(project: tuple[Path, str]) ->
             result = middleware.reload([root / f"{prefix}settings.py"])
             assert result is not None and result.ok, result
             assert text_of(url + "/") == "200 res-B"
-            wait_for(lambda: "shutdown A" in _events(root), what="shutdown of generation 0")
-            assert _events(root) == ["startup A", "startup B", "shutdown A"]
+            wait_for(lambda: "shutdown A" in logged_events(root, *LIFESPAN), what="shutdown of generation 0")
+            assert logged_events(root, *LIFESPAN) == ["startup A", "startup B", "shutdown A"]
     finally:
         middleware.close()
 
@@ -165,8 +161,8 @@ def test_reload_from_the_event_loop_does_not_deadlock(project: tuple[Path, str])
             # The new generation's lifespan could not start on the busy loop;
             # its first request starts it.
             assert text_of(url + "/") == "200 res-B"
-            wait_for(lambda: "shutdown A" in _events(root), what="shutdown of generation 0")
-            assert _events(root) == ["startup A", "startup B", "shutdown A"]
+            wait_for(lambda: "shutdown A" in logged_events(root, *LIFESPAN), what="shutdown of generation 0")
+            assert logged_events(root, *LIFESPAN) == ["startup A", "startup B", "shutdown A"]
             assert middleware.generation == 1
     finally:
         middleware.close()
@@ -212,7 +208,7 @@ def test_disabled_middleware_passes_everything_through(project: tuple[Path, str]
     with uvicorn_thread(middleware, lifespan="on") as url:
         status, _, body = http_get(url + "/")
         assert (status, body) == (200, b"res-A")
-    assert _events(root) == ["startup A", "shutdown A"]
+    assert logged_events(root, *LIFESPAN) == ["startup A", "shutdown A"]
 
 
 def test_old_generations_are_collected(project: tuple[Path, str]) -> None:
@@ -227,7 +223,10 @@ def test_old_generations_are_collected(project: tuple[Path, str]) -> None:
                 result = middleware.reload([root / f"{prefix}settings.py"])
                 assert result is not None and result.ok, result
                 assert text_of(url + "/") == f"200 res-{tag}"
-            wait_for(lambda: "shutdown E" in _events(root), what="the last old generation to shut down")
+            wait_for(
+                lambda: "shutdown E" in logged_events(root, *LIFESPAN),
+                what="the last old generation to shut down",
+            )
 
             def collected() -> bool:
                 gc.collect()
@@ -334,10 +333,10 @@ def test_reload_on_the_loop_while_the_watcher_reload_waits_for_it(project: tuple
             calling.join(50)
             assert answer == ["200 reloaded True"]
             assert text_of(url + "/") == "200 res-B"
-            wait_for(lambda: "shutdown A" in _events(root), what="generation 0 to shut down")
+            wait_for(lambda: "shutdown A" in logged_events(root, *LIFESPAN), what="generation 0 to shut down")
             # Generation 1 was replaced before the loop was free to start it, so it
             # never started; generation 2 started before generation 0 stopped.
-            assert _events(root) == ["startup A", "startup B", "shutdown A"]
+            assert logged_events(root, *LIFESPAN) == ["startup A", "startup B", "shutdown A"]
             assert middleware.generation == 2
     finally:
         middleware.close()

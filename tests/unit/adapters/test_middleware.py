@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import threading
 
 import pytest
 
 from hotwsgi import HotReloadMiddleware
 from hotwsgi.exceptions import AppImportError, ConfigError, HotwsgiError, NotAnAppError
 from tests.helpers.inprocess import Project, call
+from tests.helpers.util import hotwsgi_threads
 
 PLAIN = """
 from .views import index
@@ -18,10 +18,6 @@ def app(environ, start_response):
     start_response("200 OK", [])
     return [index().encode()]
 """
-
-
-def _hotwsgi_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("hotwsgi")]
 
 
 def test_app_object_is_found_in_the_module_that_holds_it(project: Project) -> None:
@@ -56,7 +52,7 @@ def test_middleware_created_in_the_user_module_hands_over_the_fresh_app(project:
     # The re-run module got the running middleware back, not a second one.
     assert fresh.app is mw and fresh.CREATED == [mw]
     assert call(mw)[1] == "v2"
-    assert _hotwsgi_threads().count("hotwsgi-reloader") >= 1
+    assert hotwsgi_threads().count("hotwsgi-reloader") >= 1
 
 
 def test_factory_in_the_import_string_and_as_a_flag(project: Project) -> None:
@@ -101,10 +97,10 @@ def test_error_in_the_users_module_at_first_import_names_their_file(project: Pro
 def test_disabled_is_a_pass_through_that_starts_no_thread(project: Project) -> None:
     project.write("views.py", "def index():\n    return 'v1'\n")
     project.write("web.py", PLAIN)
-    before = _hotwsgi_threads()
+    before = hotwsgi_threads()
     mw = project.middleware(enabled=False, watch=None)
     assert mw.enabled is False
-    assert _hotwsgi_threads() == before
+    assert hotwsgi_threads() == before
     result = mw.app  # the very same object is called
     assert call(mw)[1] == "v1" and mw.app is result
     assert mw.generation == 0 and mw.last_reload is None and mw.watch == ()
@@ -159,7 +155,7 @@ def test_watcher_picks_up_an_editor_save(project: Project) -> None:
     wait_for(lambda: call(mw)[1] == "v3", what="the second reload")
     assert mw.generation == 2
     mw.close()
-    assert "hotwsgi-watcher" not in _hotwsgi_threads()
+    assert "hotwsgi-watcher" not in hotwsgi_threads()
 
 
 def test_dotted_attribute_in_the_import_string(project: Project) -> None:

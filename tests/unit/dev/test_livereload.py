@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.helpers.inprocess import Project
-from tests.helpers.util import http_get, make_project, serve, wait_for, write_file
+from tests.helpers.util import app_dir_fixture, http_get, serve, wait_for, write_file
 
 pytestmark = pytest.mark.server
 
@@ -89,9 +89,7 @@ def views(version: str) -> str:
     return f"VERSION = {version!r}\n"
 
 
-@pytest.fixture
-def app_dir(tmp_path: Path) -> Path:
-    return make_project(tmp_path, {"web.py": APP, "views.py": views("v1")})
+app_dir = app_dir_fixture({"web.py": APP, "views.py": views("v1")})
 
 
 TAG = re.compile(

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from tests.helpers.inprocess import Project
-from tests.helpers.util import make_project, serve, write_file
+from tests.helpers.util import make_project, require_module, serve, write_file
 from tests.unit.dev.test_livereload import TAG, EventStream, status_of
 
-pytest.importorskip("uvicorn")
-pytest.importorskip("hypercorn")
+require_module("uvicorn")
+require_module("hypercorn")
 
 pytestmark = pytest.mark.server
 
