@@ -158,6 +158,28 @@ def test_hold_timeout_releases_a_held_request() -> None:
     assert gate.in_flight() == 0
 
 
+def test_a_request_that_is_not_drained_still_waits_for_a_closed_gate() -> None:
+    gate = Gate()
+    assert gate.wait_open(5) is True  # open: at once
+    gate.close()
+    assert gate.wait_open(0.1) is False  # closed: it waits, and says when the wait ran out
+    opener = threading.Timer(0.1, gate.open)
+    opener.start()
+    assert gate.wait_open(10) is True
+    opener.join()
+    assert gate.in_flight() == 0  # never counted in
+
+
+def test_drain_returns_how_many_are_still_inside_when_it_gives_up() -> None:
+    gate = Gate()
+    assert gate.enter(1) is True
+    gate.close()
+    assert gate.drain(0.1) == 1
+    gate.leave()
+    assert gate.drain(0.1) == 0
+    gate.open()
+
+
 def test_many_threads_never_slip_past_a_closed_gate() -> None:
     gate = Gate()
     state = {"reloading": False}
