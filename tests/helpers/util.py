@@ -162,13 +162,6 @@ def wait_for(
         time.sleep(interval)
 
 
-def wait_until_up(
-    check: Callable[[], T], *, timeout: float = DEFAULT_DEADLINE, what: str = "", errors: list[str] | None = None
-) -> T:
-    """``wait_for(check, until_up=True)``: for a server that is still starting."""
-    return wait_for(check, timeout=timeout, what=what, until_up=True, errors=errors)
-
-
 def http_get(
     url: str, *, timeout: float = 10.0, headers: Mapping[str, str] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
