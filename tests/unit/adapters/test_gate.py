@@ -172,12 +172,40 @@ def test_a_request_that_is_not_drained_still_waits_for_a_closed_gate() -> None:
 
 def test_drain_returns_how_many_are_still_inside_when_it_gives_up() -> None:
     gate = Gate()
-    assert gate.enter(1) is True
+    assert gate.enter(1) is True  # open: in at once
     gate.close()
-    assert gate.drain(0.1) == 1
+    leaving = threading.Timer(5, gate.leave)  # long after the drain gave up
+    leaving.start()
+    try:
+        assert gate.drain(0.2) == 1
+    finally:
+        leaving.cancel()
     gate.leave()
-    assert gate.drain(0.1) == 0
+    assert gate.drain(0.2) == 0
     gate.open()
+
+
+def test_drain_waits_for_a_request_that_leaves_within_the_timeout() -> None:
+    gate = Gate()
+    gate.enter(1)
+    gate.close()
+    leaving = threading.Timer(0.05, gate.leave)
+    leaving.start()
+    assert gate.drain(0.9) == 0
+    leaving.join()
+    gate.open()
+
+
+def test_a_held_request_goes_in_when_the_gate_opens() -> None:
+    gate = Gate()
+    gate.close()
+    # A reload longer than a second: the request waits through it (hold_timeout is 10 s).
+    opening = threading.Timer(1.5, gate.open)
+    opening.start()
+    assert gate.enter(10) is True  # let in by the opening, not by the timeout
+    opening.join()
+    assert gate.in_flight() == 1
+    gate.leave()
 
 
 def test_many_threads_never_slip_past_a_closed_gate() -> None:
