@@ -36,7 +36,10 @@ RESTART_TESTS="tests/integration/test_escalation.py
     tests/integration/cheroot/test_cheroot.py::test_a_process_restart_keeps_the_port
     tests/integration/flup/test_flup.py::test_a_process_restart_keeps_the_socket
     tests/integration/asgi/test_servers.py::test_process_restart_keeps_the_socket
-    tests/integration/werkzeug/test_serve.py::test_port_in_use"
+    tests/integration/werkzeug/test_serve.py::test_port_in_use
+    tests/integration/werkzeug/test_serve.py::test_host_that_cannot_be_listened_on
+    tests/integration/werkzeug/test_serve.py::test_privileged_port_is_one_line
+    tests/integration/werkzeug/test_serve.py::test_a_stopped_server_starts_again_on_its_port_at_once"
 FILE[restart]=hotwsgi/serving/restart.py
 TESTS[restart]="$RESTART_TESTS"
 FILE[socket]=hotwsgi/serving/servers/_socket.py

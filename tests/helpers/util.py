@@ -305,10 +305,18 @@ class ServerProcess:
 
 
 def run_cli(
-    args: list[str], cwd: str | os.PathLike[str], env: Mapping[str, str] | None = None, *, timeout: float = 30
+    args: list[str],
+    cwd: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout: float = 30,
+    command: list[str] | None = None,
 ) -> tuple[int, str]:
-    """Run ``python -m hotwsgi <args>`` to its end: (exit code, stdout and stderr as one text)."""
-    server = ServerProcess(args, cwd, env)
+    """Run ``python -m hotwsgi <args>`` (or ``command + args``) to its end.
+
+    Returns the exit code and stdout and stderr as one text.
+    """
+    server = ServerProcess(args, cwd, env, command=command)
     try:
         code = server.wait_exit(timeout)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 import threading
@@ -16,6 +17,7 @@ from tests.helpers.util import (
     app_dir_fixture,
     http_get,
     make_project,
+    require_program,
     run_cli,
     serve,
     wait_for,
@@ -258,6 +260,43 @@ def test_port_in_use(app_dir: Path) -> None:
         port = taken.getsockname()[1]
         code, out = run_cli(["serve", "web:app", "--port", str(port)], app_dir)
     _assert_short_error(code, out, f"port {port} on 127.0.0.1 is already in use", "--port")
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ("192.0.2.1", "192.0.2.1 is not an address of this machine; check --host"),  # TEST-NET-1
+        ("no-such-host.invalid", 'cannot listen on "no-such-host.invalid": '),
+    ],
+)
+def test_host_that_cannot_be_listened_on(app_dir: Path, host: str, message: str) -> None:
+    code, out = run_cli(["serve", "web:app", "--host", host, "--port", "0"], app_dir)
+    _assert_short_error(code, out, message, "--host")
+
+
+def test_privileged_port_is_one_line(app_dir: Path) -> None:
+    command = [sys.executable, "-m", "hotwsgi"]
+    if os.geteuid() == 0:  # root may listen below 1024: drop that capability
+        setpriv = require_program("setpriv", "apt-get install util-linux")
+        command = [setpriv, "--bounding-set", "-net_bind_service", *command]
+    code, out = run_cli(["serve", "web:app", "--port", "1"], app_dir, command=command)
+    _assert_short_error(code, out, "not allowed to listen on 127.0.0.1:1 (ports below 1024 need root)", "--port")
+
+
+def test_a_stopped_server_starts_again_on_its_port_at_once(app_dir: Path) -> None:
+    with serve(["serve", "web:app", "--port", "0"], cwd=app_dir) as server:
+        port = (server.url or "").rsplit(":", 1)[1]
+        for _ in range(3):
+            # HTTP/1.0: the server closes first, so the connection lingers on its port (TIME_WAIT).
+            with socket.create_connection(("127.0.0.1", int(port)), timeout=10) as conn:
+                conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                answer = b""
+                while chunk := conn.recv(65536):
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200 OK") and b"\r\nv1\r\n" in answer, answer
+    # A new server binds the port all the same (SO_REUSEADDR).
+    with serve(["serve", "web:app", "--port", port], cwd=app_dir) as again:
+        assert again.text() == "200 v1"
 
 
 def test_werkzeug_reloader_also_on(app_dir: Path) -> None:
