@@ -104,16 +104,12 @@ def import_app_module(spec: ImportString, *, app_dir: str | None = None) -> Modu
                 f"(run from the app's folder, or pass --app-dir)"
             ) from None
         summary, text = format_user_error(exc)
-        err = AppImportError(f'could not import "{spec.module}": {summary}')
-        err.user_traceback = text  # type: ignore[attr-defined]
-        raise err from None
+        raise AppImportError(f'could not import "{spec.module}": {summary}', user_traceback=text) from None
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         summary, text = format_user_error(exc)
-        err = AppImportError(f'could not import "{spec.module}": {summary}')
-        err.user_traceback = text  # type: ignore[attr-defined]
-        raise err from None
+        raise AppImportError(f'could not import "{spec.module}": {summary}', user_traceback=text) from None
 
 
 def _is_coroutine_callable(obj: Any) -> bool:
