@@ -111,7 +111,8 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
 
     # -- serving -------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self.enabled:
+        own = self.__dict__  # not self.x: see WSGIHotReloadMiddleware.__call__
+        if not own["enabled"]:
             return await self.app(scope, receive, send)  # type: ignore[no-any-return]
         kind = scope["type"]
         if kind == "http":
@@ -122,25 +123,31 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
             return await self._serve_lifespan(scope, receive, send)
         else:
             return await self.app(scope, receive, send)  # type: ignore[no-any-return]
-        if self._loop is None:
+        if own["_loop"] is None:
             self._remember_loop()
-        dev = self._dev
+        dev = own.get("_dev")
         if dev is not None and not websocket and (dev.active or "/__hotwsgi__/" in scope.get("path", "")):
             if scope.get(DEV_MARK) is not dev:  # not yet: it calls us again for the app
                 return await dev.asgi(scope, receive, send, self)
-        gate = self._agate
-        config = self._config
+        gate = own["_agate"]
+        config = own["_config"]
         counted = not websocket and not (config.exempt is not None and config.exempt(scope))
         if counted:
-            if not gate.try_enter() and not await gate.enter(config.hold_timeout):
-                logger.warning(
-                    "hotwsgi: a request waited hold_timeout=%ss for a reload; serving it now", config.hold_timeout
-                )
+            # AsyncGate.try_enter() inlined: this is the per-request cost of reloading.
+            next(gate._entered)
+            if gate.closed:
+                gate.leave()
+                if not await gate.enter(config.hold_timeout):
+                    logger.warning(
+                        "hotwsgi: a request waited hold_timeout=%ss for a reload; serving it now", config.hold_timeout
+                    )
         elif gate.closed:
             await gate.wait_open(config.hold_timeout)
-        gen = self._gen
+        gen = own["_gen"]
         gen.active += 1
-        conn = Connection(gen, gate if counted else None, receive, send, websocket)
+        conn = Connection(gen, gate if counted else None, receive, send)
+        if websocket:
+            conn.as_websocket()
         try:
             if gen.lifespan.status in ("new", "starting"):
                 await self._lazy_start(gen)  # or wait for the start under way
@@ -157,7 +164,17 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
                 raise
             # The app noticed the disconnect a reload caused; that is no error.
         finally:
-            conn.leave()
+            # Connection.leave() inlined, for the same reason.
+            left = conn.gate
+            if left is not None:
+                next(left._left)
+                if left.closed:
+                    left.notify_left()
+            if conn.task is not None:
+                gen.conns.discard(conn)
+            gen.active -= 1
+            if gen.active <= 0 and gen.idle is not None:
+                gen.became_idle()
 
     def reload(self, paths: Iterable[str | os.PathLike[str]] | None = None) -> ReloadResult | None:
         """Reload now and return the result (see :meth:`HotReloadMiddleware.reload`).

@@ -59,35 +59,41 @@ class WSGIHotReloadMiddleware(HotReloadMiddleware, interface="wsgi"):
         return self
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if not self.enabled:
-            return self.app(environ, start_response)  # type: ignore[no-any-return]
-        if self._check_deploy:
+        # Attributes are read from the instance dict: the class's __getattr__ (the
+        # transparent wrapper) keeps CPython from specialising ``self.x`` loads, and
+        # this is the per-request cost of reloading.
+        own = self.__dict__
+        app = own["app"]
+        if not own["enabled"]:
+            return app(environ, start_response)  # type: ignore[no-any-return]
+        if own["_check_deploy"]:
             deployment = deployment_from_environ(environ)
             self._check_deploy = False
             if deployment:
                 self._turn_off(f"running under {deployment}")
                 return self.app(environ, start_response)  # type: ignore[no-any-return]
             quiet_cherrypy_autoreloader("HotReloadMiddleware")  # it would re-exec the process on a change
-        dev = self._dev
+        dev = own.get("_dev")
         if dev is not None and (dev.active or "/__hotwsgi__/" in environ.get("PATH_INFO", "")):
             if environ.get(DEV_MARK) is not dev:  # not yet: it calls us again for the app
                 return dev.wsgi(environ, start_response, self)
-        gate = self._gate
-        exempt = self._config.exempt
+        gate = own["_gate"]
+        config = own["_config"]
+        exempt = config.exempt
         if exempt is not None and exempt(environ):
-            gate.wait_open(self._config.hold_timeout)
+            gate.wait_open(config.hold_timeout)
             return self.app(environ, start_response)  # type: ignore[no-any-return]
         # Gate.enter() inlined: this is the per-request cost of reloading.
         next(gate._entered)
         if gate.closed:
             gate.leave()
-            if not gate.enter(self._config.hold_timeout):
+            if not gate.enter(config.hold_timeout):
                 logger.warning(
-                    "hotwsgi: a request waited hold_timeout=%ss for a reload; serving it now",
-                    self._config.hold_timeout,
+                    "hotwsgi: a request waited hold_timeout=%ss for a reload; serving it now", config.hold_timeout
                 )
+            app = self.app  # the reload that held us may have swapped it
         try:
-            result = self.app(environ, start_response)
+            result = app(environ, start_response)
         except BaseException:
             gate.leave()
             raise
