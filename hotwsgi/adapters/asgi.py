@@ -29,6 +29,7 @@ from ..core.config import Config
 from ..core.errors import format_user_error
 from ..core.result import ReloadResult
 from ..dev.routes import MARK as DEV_MARK
+from ..dev.routes import DevFeatures
 from ..types import Receive, Scope, Send
 from .aconn import END_GRACE, Connection, Generation
 from .agate import AsyncGate
@@ -125,7 +126,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
             return await self.app(scope, receive, send)  # type: ignore[no-any-return]
         if own["_loop"] is None:
             self._remember_loop()
-        dev = own.get("_dev")
+        dev: DevFeatures | None = own.get("_dev")
         if dev is not None and not websocket and (dev.active or "/__hotwsgi__/" in scope.get("path", "")):
             if scope.get(DEV_MARK) is not dev:  # not yet: it calls us again for the app
                 return await dev.asgi(scope, receive, send, self)

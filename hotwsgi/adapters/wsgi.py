@@ -10,6 +10,7 @@ from typing import Any
 from ..core.config import Config
 from ..core.deploy import deployment_from_environ, quiet_cherrypy_autoreloader
 from ..dev.routes import MARK as DEV_MARK
+from ..dev.routes import DevFeatures
 from ..types import Environ, StartResponse
 from .gate import Gate
 from .middleware import HotReloadMiddleware
@@ -73,7 +74,7 @@ class WSGIHotReloadMiddleware(HotReloadMiddleware, interface="wsgi"):
                 self._turn_off(f"running under {deployment}")
                 return self.app(environ, start_response)  # type: ignore[no-any-return]
             quiet_cherrypy_autoreloader("HotReloadMiddleware")  # it would re-exec the process on a change
-        dev = own.get("_dev")
+        dev: DevFeatures | None = own.get("_dev")
         if dev is not None and (dev.active or "/__hotwsgi__/" in environ.get("PATH_INFO", "")):
             if environ.get(DEV_MARK) is not dev:  # not yet: it calls us again for the app
                 return dev.wsgi(environ, start_response, self)
