@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import importlib
 import inspect
 import os
@@ -117,6 +118,8 @@ def import_app_module(spec: ImportString, *, app_dir: str | None = None) -> Modu
 
 
 def _is_coroutine_callable(obj: Any) -> bool:
+    while isinstance(obj, functools.partial):  # a partial calls its func: look at what that is
+        obj = obj.func
     if inspect.iscoroutinefunction(obj):
         return True
     call = getattr(type(obj), "__call__", None)  # noqa: B004 - the method, not callability
