@@ -268,6 +268,12 @@ def test_refresh_of_named_entries_looks_at_those_only(project: Project, index: M
     assert b is index.user[b.__name__]
 
 
+def test_refresh_takes_names_from_any_iterable(project: Project, index: ModuleIndex) -> None:
+    a = load(project, "a")
+    index.refresh(name for name in [a.__name__])  # a generator can be read once only
+    assert a is index.user[a.__name__]
+
+
 def test_a_module_imported_then_removed_between_refreshes_is_not_handed_out(
     project: Project, index: ModuleIndex
 ) -> None:
