@@ -84,7 +84,11 @@ def run_child(tmp_path: Path, scenario: str, *args: str, env: dict[str, str] | N
 
 
 def report(child: ServerProcess) -> dict[str, Any]:
-    assert 0 == child.wait_exit(), child.log
+    try:
+        code = child.wait_exit()
+    finally:
+        child.stop()  # a child that hangs is not left behind
+    assert 0 == code, child.log
     line = next(line for line in child.log.splitlines() if line.startswith("REPORT "))
     return json.loads(line[len("REPORT ") :])  # type: ignore[no-any-return]
 
