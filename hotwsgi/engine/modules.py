@@ -127,6 +127,7 @@ class ModuleIndex:
             verdicts = self._verdicts
             modules = sys.modules
             if names is not None:
+                names = list(names)  # read twice below: a generator would be empty the second time
                 for name in names:
                     if name not in modules and name in verdicts:
                         _, verdict, path = verdicts.pop(name)
