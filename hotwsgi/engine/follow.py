@@ -93,7 +93,7 @@ class FollowReport:
 # -- trampolines -----------------------------------------------------------------------
 # A traceback through a forwarded old function shows this line for the trampoline's frame:
 _FORWARD_LINE = sys._getframe().f_lineno + 1
-# (hotwsgi) this is an old function of a reloaded module: it calls its new version
+_FORWARD_NOTE = "(hotwsgi) an old function of a reloaded module: it calls its new version"
 @functools.cache
 def _template(kind: str, free: int) -> types.CodeType:
     """A code object that calls its ``TARGET`` keyword default, with ``free`` free variables.
