@@ -94,6 +94,8 @@ class FollowReport:
 # A traceback through a forwarded old function shows this line for the trampoline's frame:
 _FORWARD_LINE = sys._getframe().f_lineno + 1
 _FORWARD_NOTE = "(hotwsgi) an old function of a reloaded module: it calls its new version"
+
+
 @functools.cache
 def _template(kind: str, free: int) -> types.CodeType:
     """A code object that calls its ``TARGET`` keyword default, with ``free`` free variables.
