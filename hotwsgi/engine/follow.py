@@ -240,18 +240,36 @@ def _pairs(old: _Generation, fresh: _Generation) -> list[tuple[FunctionType, Fun
     return pairs
 
 
-def _running_codes() -> set[types.CodeType]:
-    """Code objects of every frame on the stack of another thread."""
-    codes: set[types.CodeType] = set()
+def _running(fresh: Mapping[str, ModuleType]) -> list[tuple[str, types.CodeType]]:
+    """(module, code) of the frames on other threads' stacks that run code of an earlier
+    generation of the ``fresh`` modules: such a frame goes on with the old code (a
+    thread's loop, a request still in flight), while whatever it calls follows."""
+    found: list[tuple[str, types.CodeType]] = []
     me = threading.get_ident()
     for ident, frame in sys._current_frames().items():
-        if ident == me:
-            continue
-        walker: types.FrameType | None = frame
+        walker: types.FrameType | None = None if ident == me else frame
         while walker is not None:
-            codes.add(walker.f_code)
+            name = walker.f_globals.get("__name__")
+            module = fresh.get(name) if isinstance(name, str) else None
+            if module is not None and walker.f_globals is not module.__dict__:
+                found.append((name, walker.f_code))  # type: ignore[arg-type]
             walker = walker.f_back
-    return codes
+    return found
+
+
+def _qualname(code: types.CodeType) -> str:
+    return getattr(code, "co_qualname", code.co_name)
+
+
+def _codes(functions: Iterable[FunctionType]) -> dict[str, types.CodeType]:
+    """Every code object of ``functions`` and the functions nested in them, by qualified name."""
+    found: dict[str, types.CodeType] = {}
+    todo = [f.__code__ for f in functions]
+    while todo:
+        code = todo.pop()
+        found.setdefault(_qualname(code), code)
+        todo.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    return found
 
 
 # -- classes -----------------------------------------------------------------------------------
@@ -369,14 +387,17 @@ def _follow(
     before = _Generation({n: old[n] for n in names})
     after = _Generation({n: fresh[n] for n in names})
     not_followed: list[str] = []
-    running = _running_codes()
+    running = _running({n: fresh[n] for n in names})
+    if running:  # a frame on code that did not change is not stale: say nothing about it
+        new_codes = _codes(after.functions.values())
+        for module, code in running:
+            if new_codes.get(_qualname(code)) != code:
+                not_followed.append(f"{module}.{_qualname(code)} (running)")
     generator_codes: dict[types.CodeType, str] = {}
     pairs = _pairs(before, after)
     for function, new, owner in pairs:
         code = function.__code__
         where = f"{owner}.{function.__qualname__}"
-        if code in running:
-            not_followed.append(f"{where} (running)")
         if code.co_flags & (_CO_GENERATOR | _CO_COROUTINE | _CO_ASYNC_GENERATOR):
             generator_codes[code] = where
         _forward(function, new)
