@@ -398,7 +398,8 @@ def _follow(
     for function, new, owner in pairs:
         code = function.__code__
         where = f"{owner}.{function.__qualname__}"
-        if code.co_flags & (_CO_GENERATOR | _CO_COROUTINE | _CO_ASYNC_GENERATOR):
+        if code.co_flags & (_CO_GENERATOR | _CO_COROUTINE | _CO_ASYNC_GENERATOR) and code != new.__code__:
+            # An unfinished generator or coroutine of it would go on with code that changed.
             generator_codes[code] = where
         _forward(function, new)
     moves: dict[type, type] = {}
