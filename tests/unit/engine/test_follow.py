@@ -165,7 +165,11 @@ def test_what_cannot_follow_is_named(project: Project) -> None:
     m = project.module("models")
     REGISTRY.update(color=m.Color.RED, gone=m.Gone(), point=m.Point(1, 2))
 
-    slots_v2 = models("v2", enum_v2).replace('__slots__ = ("x", "y")', '__slots__ = ("x", "y", "z")')
+    slots_v2 = (
+        models("v2", enum_v2 + "    def shade(self):\n        return 'dark ' + self.name\n")
+        .replace('__slots__ = ("x", "y")', '__slots__ = ("x", "y", "z")')
+        .replace("    def show(self):", "    def total(self):\n        return self.x + self.y\n\n    def show(self):")
+    )
     project.write("models.py", slots_v2)
     result = reload(mw, project, "models.py")
 
@@ -176,9 +180,9 @@ def test_what_cannot_follow_is_named(project: Project) -> None:
         f"{pkg}.models.Point (__slots__ layout)",
     }
     assert mw.last_reload is result and tuple(mw.last_reload.as_dict()["not_followed"]) == result.not_followed
-    # Even what cannot move runs the new methods.
-    assert REGISTRY["color"].label() == "v2"
-    assert REGISTRY["point"].show() == "v2 1,2"
+    # Even what cannot move runs the new methods, and has the ones that are new.
+    assert REGISTRY["color"].label() == "v2" and REGISTRY["color"].shade() == "dark RED"
+    assert REGISTRY["point"].show() == "v2 1,2" and REGISTRY["point"].total() == 3
 
     # Nothing holds old objects any more: nothing to report.
     REGISTRY.clear()
