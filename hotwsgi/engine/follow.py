@@ -31,22 +31,24 @@ import time
 import types
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from types import FunctionType, MethodType, ModuleType
+from types import FunctionType, ModuleType
 from typing import Any
 
 from ..core.result import ReloadResult
 from . import heap
+from .counterparts import TARGET, Generation, codes_by_name, is_forwarder, pairs_of, qualname, running_frames
 
 __all__ = ("FollowReport", "Following", "follow", "is_forwarder", "not_followed_clause")
 
 logger = logging.getLogger(__name__)
 
-#: The keyword-only parameter of a trampoline that holds the function it calls.
-TARGET = "__hotwsgi_target__"
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement, not by C code
 _CO_GENERATOR, _CO_COROUTINE = inspect.CO_GENERATOR, inspect.CO_COROUTINE
 _CO_ASYNC_GENERATOR = inspect.CO_ASYNC_GENERATOR
-_MAX_DEPTH = 8  # how far a walk from a module's namespace follows wrappers and closures
+# Up to about this many memory blocks (some 200,000 objects the garbage collector tracks)
+# the heap pass takes a few milliseconds and runs before the gate opens, so that held
+# requests already see moved instances; on a bigger heap it runs after (benchmarks/README.md).
+_HEAP_PASS_BEFORE_GATE_MAX_BLOCKS = 600_000
 
 # Forwarded old function -> nothing; new function -> the old ones that call it. When the
 # new function is itself replaced by a later reload, its forwarders are pointed straight
@@ -149,129 +151,6 @@ def _forward(old: FunctionType, new: FunctionType) -> None:
         _forward(older, new)
 
 
-def is_forwarder(function: object) -> bool:
-    """True for an old function that :func:`follow` turned into a forwarder."""
-    return isinstance(function, FunctionType) and TARGET in (function.__kwdefaults__ or {})
-
-
-# -- finding what a module defines ------------------------------------------------------
-class _Generation:
-    """The functions and classes the modules of one generation (old or fresh) define,
-    found by walking from their namespaces, keyed by the path they were reached by."""
-
-    def __init__(self, modules: Mapping[str, ModuleType]) -> None:
-        self.names = {id(m.__dict__): name for name, m in modules.items()}
-        self.functions: dict[tuple[str, ...], FunctionType] = {}
-        self.classes: dict[tuple[str, str], type] = {}
-        self._seen: set[int] = set()
-        for name, module in modules.items():
-            for attr, value in list(module.__dict__.items()):
-                self._visit(value, (name, attr), name, 0)
-
-    def owner(self, function: FunctionType) -> str | None:
-        return self.names.get(id(function.__globals__))
-
-    def _visit(self, obj: Any, path: tuple[str, ...], module: str, depth: int) -> None:
-        if depth > _MAX_DEPTH or id(obj) in self._seen:
-            return
-        children: list[tuple[str, Any]] = []
-        if isinstance(obj, FunctionType):
-            self._seen.add(id(obj))
-            if id(obj.__globals__) in self.names and not is_forwarder(obj):
-                self.functions.setdefault(path, obj)
-            wrapped = obj.__dict__.get("__wrapped__")
-            if wrapped is not None:
-                children.append(("__wrapped__", wrapped))
-            for name, cell in zip(obj.__code__.co_freevars, obj.__closure__ or (), strict=False):
-                try:
-                    children.append((f"<{name}>", cell.cell_contents))
-                except ValueError:  # an empty cell
-                    pass
-        elif isinstance(obj, type):
-            if obj.__module__ != module or "<locals>" in obj.__qualname__:
-                return  # another module's class (an import), or one made at run time
-            self._seen.add(id(obj))
-            self.classes.setdefault((module, obj.__qualname__), obj)
-            children.extend(obj.__dict__.items())
-        elif isinstance(obj, (staticmethod, classmethod, MethodType)):
-            children.append(("__func__", obj.__func__))
-        elif isinstance(obj, property):
-            children.extend((n, getattr(obj, n)) for n in ("fget", "fset", "fdel"))
-        elif isinstance(obj, (functools.partial, functools.partialmethod, functools.cached_property)):
-            children.append(("func", obj.func))
-        elif callable(obj) and type(obj).__module__ == "functools":  # lru_cache, singledispatch
-            try:
-                wrapped = object.__getattribute__(obj, "__dict__").get("__wrapped__")
-            except Exception:
-                wrapped = None
-            if wrapped is not None:
-                children.append(("__wrapped__", wrapped))
-        for name, child in children:
-            if child is not None:
-                self._visit(child, (*path, name), module, depth + 1)
-
-
-def _pairs(old: _Generation, fresh: _Generation) -> list[tuple[FunctionType, FunctionType, str]]:
-    """(old function, its new counterpart, module name): by the path they were found by,
-    else by qualified name when it is unique on both sides."""
-    by_name: dict[tuple[str, str], list[FunctionType]] = {}
-    for function in fresh.functions.values():
-        owner = fresh.owner(function)
-        if owner is not None:
-            by_name.setdefault((owner, function.__qualname__), []).append(function)
-    old_names: dict[tuple[str, str], int] = {}
-    for function in old.functions.values():
-        key = (old.owner(function) or "", function.__qualname__)
-        old_names[key] = old_names.get(key, 0) + 1
-    pairs: list[tuple[FunctionType, FunctionType, str]] = []
-    done: set[int] = set()
-    for path, function in old.functions.items():
-        if id(function) in done:
-            continue
-        owner = old.owner(function) or ""
-        new = fresh.functions.get(path)
-        if new is None or new.__qualname__ != function.__qualname__ or fresh.owner(new) != owner:
-            candidates = by_name.get((owner, function.__qualname__), [])
-            unique = len(candidates) == 1 and old_names[(owner, function.__qualname__)] == 1
-            new = candidates[0] if unique and "<locals>" not in function.__qualname__ else None
-        if new is not None and new is not function:
-            done.add(id(function))
-            pairs.append((function, new, owner))
-    return pairs
-
-
-def _running(fresh: Mapping[str, ModuleType]) -> list[tuple[str, types.CodeType]]:
-    """(module, code) of the frames on other threads' stacks that run code of an earlier
-    generation of the ``fresh`` modules: such a frame goes on with the old code (a
-    thread's loop, a request still in flight), while whatever it calls follows."""
-    found: list[tuple[str, types.CodeType]] = []
-    me = threading.get_ident()
-    for ident, frame in sys._current_frames().items():
-        walker: types.FrameType | None = None if ident == me else frame
-        while walker is not None:
-            name = walker.f_globals.get("__name__")
-            module = fresh.get(name) if isinstance(name, str) else None
-            if module is not None and walker.f_globals is not module.__dict__:
-                found.append((name, walker.f_code))  # type: ignore[arg-type]
-            walker = walker.f_back
-    return found
-
-
-def _qualname(code: types.CodeType) -> str:
-    return getattr(code, "co_qualname", code.co_name)
-
-
-def _codes(functions: Iterable[FunctionType]) -> dict[str, types.CodeType]:
-    """Every code object of ``functions`` and the functions nested in them, by qualified name."""
-    found: dict[str, types.CodeType] = {}
-    todo = [f.__code__ for f in functions]
-    while todo:
-        code = todo.pop()
-        found.setdefault(_qualname(code), code)
-        todo.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
-    return found
-
-
 # -- classes -----------------------------------------------------------------------------------
 def _copyable(value: object) -> bool:
     if isinstance(value, (FunctionType, staticmethod, classmethod, property)):
@@ -309,21 +188,54 @@ def _update_class(old: type, new: type) -> str | None:
 
 # -- the whole step ----------------------------------------------------------------------------------
 class Following:
-    """What :func:`follow` did before the gate opened; :meth:`finish` completes the report."""
+    """What :func:`follow` did before the gate opened; :meth:`finish` does the rest."""
 
-    def __init__(self, report: FollowReport, suspects: Iterable[tuple[weakref.ref[type], str]]) -> None:
+    def __init__(
+        self,
+        report: FollowReport,
+        suspects: Iterable[tuple[weakref.ref[type], str]],
+        pass_: tuple[dict[type, type], dict[types.CodeType, str]] | None = None,
+    ) -> None:
         self.report = report
         self._suspects = list(suspects)
+        self._pass = pass_  # the heap pass, when it was left for after the gate
+
+    def run_heap_pass(self) -> None:
+        """Move live instances to the new classes and find generators on old code."""
+        work, self._pass = self._pass, None
+        if work is None:
+            return
+        moves, codes = work
+        started = time.perf_counter()
+        moved = heap.move_instances(moves, codes)
+        del work, moves
+        for cls, reason in moved.refused.items():
+            self._suspects.append((weakref.ref(cls), f"{cls.__module__}.{cls.__qualname__} ({reason})"))
+        report = self.report
+        self.report = dataclasses.replace(
+            report,
+            instances=report.instances + moved.count,
+            not_followed=tuple(dict.fromkeys((*report.not_followed, *(f"{w} (running)" for w in moved.running)))),
+            heap_ms=report.heap_ms + (time.perf_counter() - started) * 1000,
+        )
 
     def finish(self, result: ReloadResult) -> ReloadResult:
-        """``result`` with what could not follow; call it once the old generation is dropped.
+        """``result`` with what could not follow; call it after the gate opened, once the
+        old generation is dropped.
 
-        When some old class could not follow (an Enum, a layout that differs, a
+        It runs the heap pass if it was too big to make requests wait for. Then,
+        when some old class could not follow (an Enum, a layout that differs, a
         class that vanished), one garbage collection tells whether something
-        still holds it (an Enum member in a cache, an instance in a registry)
-        or it was only waiting to be collected. It runs after the gate opened,
-        so requests never wait for it.
+        still holds it (an Enum member in a cache, an instance in a registry) or
+        it was only waiting to be collected.
         """
+        if self._pass is not None:
+            self.run_heap_pass()
+            logger.info(
+                "hotwsgi: %d old instance(s) moved to the new classes in %.1f ms, after the gate opened",
+                self.report.instances,
+                self.report.heap_ms,
+            )
         report = self.report
         if self._suspects:
             started = time.perf_counter()
@@ -336,12 +248,6 @@ class Following:
                 check_ms=(time.perf_counter() - started) * 1000,
             )
             logger.debug("hotwsgi: checked which old classes are still held in %.1f ms", report.check_ms)
-        if report.heap_ms:
-            logger.debug(
-                "hotwsgi: %d old instance(s) moved to the new classes; heap pass %.1f ms",
-                report.instances,
-                report.heap_ms,
-            )
         if not report.not_followed:
             return result
         return dataclasses.replace(result, not_followed=report.not_followed)
@@ -360,22 +266,28 @@ def follow(
     fresh: Mapping[str, ModuleType],
     *,
     is_user: Callable[[str, ModuleType], bool] = lambda name, module: True,
+    heap_pass_now: bool | None = None,
 ) -> Following:
     """Make the objects of the ``old`` modules follow the ``fresh`` ones (same names).
 
     Call it after a successful swap, never after a failed reload. Modules for
-    which ``is_user(name, module)`` is False are left alone. Never raises: a
-    failure of ours is logged and the reload stands.
+    which ``is_user(name, module)`` is False are left alone. The heap pass that
+    moves instances runs at once on a heap small enough for it to take a few
+    milliseconds (``heap_pass_now=None``), else in :meth:`Following.finish`.
+    Never raises: a failure of ours is logged and the reload stands.
     """
     try:
-        return _follow(old, fresh, is_user)
+        return _follow(old, fresh, is_user, heap_pass_now)
     except Exception:  # pragma: no cover - a bug of ours must not fail a committed reload
         logger.exception("hotwsgi: internal error while old objects followed the new code")
         return Following(FollowReport(), ())
 
 
 def _follow(
-    old: Mapping[str, ModuleType], fresh: Mapping[str, ModuleType], is_user: Callable[[str, ModuleType], bool]
+    old: Mapping[str, ModuleType],
+    fresh: Mapping[str, ModuleType],
+    is_user: Callable[[str, ModuleType], bool],
+    heap_pass_now: bool | None,
 ) -> Following:
     names = [
         n
@@ -384,17 +296,17 @@ def _follow(
     ]
     if not names:
         return Following(FollowReport(), ())
-    before = _Generation({n: old[n] for n in names})
-    after = _Generation({n: fresh[n] for n in names})
+    before = Generation({n: old[n] for n in names})
+    after = Generation({n: fresh[n] for n in names})
     not_followed: list[str] = []
-    running = _running({n: fresh[n] for n in names})
+    running = running_frames({n: fresh[n] for n in names})
     if running:  # a frame on code that did not change is not stale: say nothing about it
-        new_codes = _codes(after.functions.values())
+        new_codes = codes_by_name(after.functions.values())
         for module, code in running:
-            if new_codes.get(_qualname(code)) != code:
-                not_followed.append(f"{module}.{_qualname(code)} (running)")
+            if new_codes.get(qualname(code)) != code:
+                not_followed.append(f"{module}.{qualname(code)} (running)")
     generator_codes: dict[types.CodeType, str] = {}
-    pairs = _pairs(before, after)
+    pairs = pairs_of(before, after)
     for function, new, owner in pairs:
         code = function.__code__
         where = f"{owner}.{function.__qualname__}"
@@ -422,17 +334,10 @@ def _follow(
                 moves[cls] = new_cls
         if reason is not None:
             suspects.append((weakref.ref(cls), f"{where} ({reason})"))
-    started = time.perf_counter()
-    moved = heap.move_instances(moves, generator_codes) if moves or generator_codes else heap.Moved(0, {}, [])
-    heap_ms = (time.perf_counter() - started) * 1000 if moves or generator_codes else 0.0
-    for cls, reason in moved.refused.items():
-        suspects.append((weakref.ref(cls), f"{cls.__module__}.{cls.__qualname__} ({reason})"))
-    not_followed.extend(f"{where} (running)" for where in moved.running)
-    report = FollowReport(
-        functions=len(pairs),
-        classes=updated,
-        instances=moved.count,
-        not_followed=tuple(dict.fromkeys(not_followed)),
-        heap_ms=heap_ms,
-    )
-    return Following(report, suspects)
+    report = FollowReport(functions=len(pairs), classes=updated, not_followed=tuple(dict.fromkeys(not_followed)))
+    following = Following(report, suspects, (moves, generator_codes) if moves or generator_codes else None)
+    if heap_pass_now is None:
+        heap_pass_now = sys.getallocatedblocks() <= _HEAP_PASS_BEFORE_GATE_MAX_BLOCKS
+    if heap_pass_now:
+        following.run_heap_pass()
+    return following

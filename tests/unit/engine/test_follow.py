@@ -353,3 +353,17 @@ def test_a_module_that_is_not_a_user_module_is_left_alone() -> None:
     fresh = _module("m", "def f():\n    return 2\n")
     report = follow_module.follow({"m": old}, {"m": fresh}, is_user=lambda name, module: False).report
     assert report.functions == 0 and old.f() == 1
+
+
+def test_on_a_big_heap_the_instance_pass_waits_for_the_gate_to_open() -> None:
+    from hotwsgi.core.result import ReloadResult
+
+    old = _module("m", "class A:\n    def f(self):\n        return 1\n")
+    fresh = _module("m", "class A:\n    def f(self):\n        return 2\n")
+    instance = old.A()
+    following = follow_module.follow({"m": old}, {"m": fresh}, heap_pass_now=False)
+    # The old class already runs the new methods; the instance moves in finish().
+    assert type(instance) is old.A and instance.f() == 2
+    result = following.finish(ReloadResult(ok=True, generation=1))
+    assert type(instance) is fresh.A and result.not_followed == ()
+    assert following.report.instances == 1 and following.report.heap_ms > 0
