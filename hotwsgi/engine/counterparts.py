@@ -121,15 +121,21 @@ def running_frames(fresh: Mapping[str, ModuleType]) -> list[tuple[str, types.Cod
     generation of the ``fresh`` modules: such a frame goes on with the old code (a
     thread's loop, a request still in flight), while whatever it calls follows."""
     found: list[tuple[str, types.CodeType]] = []
-    me = threading.get_ident()
-    for ident, frame in sys._current_frames().items():
-        walker: types.FrameType | None = None if ident == me else frame
-        while walker is not None:
-            name = walker.f_globals.get("__name__")
-            module = fresh.get(name) if isinstance(name, str) else None
-            if module is not None and walker.f_globals is not module.__dict__:
-                found.append((name, walker.f_code))  # type: ignore[arg-type]
-            walker = walker.f_back
+    frames = sys._current_frames()
+    # Our own frame in that dict would make a reference cycle through this frame's locals
+    # and its callers', which hold the old modules: they would wait for a full collection.
+    del frames[threading.get_ident()]
+    walker: types.FrameType | None = None
+    try:
+        for walker in frames.values():
+            while walker is not None:
+                name = walker.f_globals.get("__name__")
+                module = fresh.get(name) if isinstance(name, str) else None
+                if module is not None and walker.f_globals is not module.__dict__:
+                    found.append((name, walker.f_code))  # type: ignore[arg-type]
+                walker = walker.f_back
+    finally:
+        del frames, walker
     return found
 
 

@@ -199,6 +199,7 @@ class Following:
         self.report = report
         self._suspects = list(suspects)
         self._pass = pass_  # the heap pass, when it was left for after the gate
+        self._collected = False
 
     def run_heap_pass(self) -> None:
         """Move live instances to the new classes and find generators on old code."""
@@ -242,6 +243,7 @@ class Following:
             heap.collect()
             held = [text for ref, text in self._suspects if ref() is not None]
             self._suspects = []
+            self._collected = True
             report = self.report = dataclasses.replace(
                 report,
                 not_followed=tuple(dict.fromkeys((*report.not_followed, *held))),
@@ -251,6 +253,17 @@ class Following:
         if not report.not_followed:
             return result
         return dataclasses.replace(result, not_followed=report.not_followed)
+
+    def collect(self) -> None:
+        """Collect the old generation now; call it last, when the reload is reported.
+
+        Nothing that following did keeps it alive, but its modules sit in reference
+        cycles (functions and their globals), and the collector's own schedule may let
+        dozens of generations pile up first; one collection keeps memory flat.
+        """
+        if not self._collected and (self.report.functions or self.report.classes):
+            self._collected = True
+            heap.collect()
 
 
 def not_followed_clause(not_followed: tuple[str, ...]) -> str:

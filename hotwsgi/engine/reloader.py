@@ -417,7 +417,6 @@ class Reloader:
         del old_app
         if following is not None:
             result = self.last_reload = following.finish(result)
-            del following
         self._notify("on_result", result)
         for func, error in _hooks.fire("on_reload", result):
             logger.warning("hotwsgi: on_reload callback %s raised %r", getattr(func, "__qualname__", func), error)
@@ -429,6 +428,8 @@ class Reloader:
             ", ".join(rerun),
             not_followed_clause(result.not_followed),
         )
+        if following is not None:
+            following.collect()  # the old generation goes now, not whenever the collector gets to it
         return result, None
 
 
