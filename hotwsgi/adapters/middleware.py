@@ -71,6 +71,8 @@ class HotReloadMiddleware:
     - ``reload_timeout``: seconds a reload's module code may run before
       hotwsgi gives up on it (a module whose import never returns) and keeps
       the old app.
+    - ``follow``: after a reload, old functions, classes and instances run the
+      new code (True, the default); False leaves them as a plain re-import does.
     - ``livereload``: inject a script into HTML pages that refreshes them after
       each reload and shows a failed reload's error in the page.
     """
@@ -113,6 +115,7 @@ class HotReloadMiddleware:
         factory: bool = False,
         livereload: bool = False,
         reload_timeout: float = 60.0,
+        follow: bool = True,
         config: Config | None = None,
     ) -> HotReloadMiddleware:
         # The whole construction happens here, so that a re-run call can hand back
@@ -140,6 +143,7 @@ class HotReloadMiddleware:
                 factory=factory,
                 livereload=livereload,
                 reload_timeout=reload_timeout,
+                follow=follow,
             )
         # 2. The app itself, from an import string or the object given.
         resolved, spec = _load(app, config.factory)

@@ -47,6 +47,7 @@ def serve(
     drain_timeout: float = 10.0,
     hold_timeout: float = 30.0,
     livereload: bool = False,
+    follow: bool = True,
     reload_dirs: Iterable[str] = (),
     reload_include: Iterable[str] = (),
     reload_exclude: Iterable[str] = (),
@@ -89,6 +90,7 @@ def serve(
         drain_timeout=drain_timeout,
         hold_timeout=hold_timeout,
         reload_mode=reload_mode,  # type: ignore[arg-type]
+        follow=follow,
     )
     restarted = was_restarted()
     if restarted:

@@ -67,12 +67,15 @@ def test_factory_in_the_import_string_and_as_a_flag(project: Project) -> None:
         "    def app(environ, start_response):\n        start_response('200 OK', [])\n"
         "        return [index().encode()]\n    return app\n",
     )
-    for mw in (project.middleware("web:create_app()"), project.middleware("web:create_app", factory=True)):
+    # One after the other: after the first one's reload, the second one's app would follow the new code.
+    for target, factory in (("web:create_app()", False), ("web:create_app", True)):
+        mw = project.middleware(target, factory=factory)
         assert call(mw)[1] == "v1"
         project.write("views.py", "def index():\n    return 'v2'\n")
         assert mw.reload([project.path("views.py")]).ok  # type: ignore[union-attr]
         assert call(mw)[1] == "v2"
         project.write("views.py", "def index():\n    return 'v1'\n")
+        assert mw.reload([project.path("views.py")]).ok  # type: ignore[union-attr]
 
 
 def test_bad_import_strings_say_what_is_wrong(project: Project) -> None:
