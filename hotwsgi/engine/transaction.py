@@ -106,7 +106,12 @@ class _FreshFinder:
                     break
         if spec is None:
             return None
-        tx.loaded.add(fullname)
+        if threading.get_ident() == tx.thread:
+            tx.loaded.add(fullname)
+        else:
+            # Another thread imports while the reload runs (a server importing a codec,
+            # websockets...): a rollback must leave that module alone.
+            tx.elsewhere.add(fullname)
         loader = spec.loader
         origin = spec.origin
         if (
@@ -153,7 +158,9 @@ class Transaction:
         self.integrations = tuple(integrations)
         self._started: list[Integration] = []  # those whose before_run ran, for a rollback
         self._snapshot: dict[str, Any] = {}
-        self.loaded: set[str] = set()  # every module imported while the transaction ran
+        self.loaded: set[str] = set()  # every module the transaction's own thread imported
+        self.elsewhere: set[str] = set()  # modules other threads imported meanwhile
+        self.thread: int | None = None  # the thread running the modules
         self.running: list[str] = []  # modules executing right now, innermost last
         self.abandoned = False
         self._finder: _FreshFinder | None = None
@@ -198,6 +205,7 @@ class Transaction:
         Returns what ``finish`` returns. Any exception, from a module or from
         ``finish``, rolls everything back before it propagates.
         """
+        self.thread = threading.get_ident()
         snapshot = self._snapshot = dict(sys.modules)
         for name in self.plan:
             module = snapshot.get(name)
@@ -282,6 +290,8 @@ class Transaction:
             if before is module:
                 continue
             if before is _MISSING:
+                if name in self.elsewhere:
+                    continue
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = before

@@ -7,6 +7,7 @@ import os
 import sys
 import textwrap
 import weakref
+from pathlib import Path
 
 from tests.helpers.inprocess import Project, call
 
@@ -83,6 +84,35 @@ def test_failed_reload_restores_every_sys_modules_entry(project: Project) -> Non
     result = mw.reload([project.path("views.py")])
     assert result is not None and result.ok and mw.generation == 1
     assert call(mw) == ("200 OK", "fixed")
+
+
+def test_a_failed_reload_leaves_modules_another_thread_imported_meanwhile(project: Project, tmp_path: Path) -> None:
+    # A server thread importing a codec or websockets while a reload fails must keep it:
+    # the rollback takes back what the reload imported, not what others did.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    name = f"codec_{project.pkg}"
+    (elsewhere / f"{name}.py").write_text("LOADED = True\n")
+    sys.path.insert(0, str(elsewhere))
+    try:
+        project.write("views.py", "def index():\n    return 'v1'\n")
+        project.write("web.py", WEB)
+        mw = project.middleware()
+        project.write(
+            "views.py",
+            "import importlib, threading\n"
+            f"threading.Thread(target=importlib.import_module, args=({name!r},)).start()\n"
+            f"while {name!r} not in __import__('sys').modules:\n"
+            "    __import__('time').sleep(0.001)\n"
+            "raise RuntimeError('broken after the other thread imported')\n",
+        )
+        result = mw.reload([project.path("views.py")])
+        assert result is not None and not result.ok
+        assert name in sys.modules and sys.modules[name].LOADED
+        assert call(mw) == ("200 OK", "v1")
+    finally:
+        sys.path.remove(str(elsewhere))
+        sys.modules.pop(name, None)
 
 
 def test_exception_at_import_in_a_dependent_rolls_back_the_parent_attribute(project: Project) -> None:
