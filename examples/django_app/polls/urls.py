@@ -8,4 +8,5 @@ urlpatterns = [
     path("<int:pk>/", views.DetailView.as_view(), name="detail"),
     path("ask/", views.ask, name="ask"),
     path("hello/", views.hello, name="hello"),
+    path("hits/", views.hits, name="hits"),
 ]

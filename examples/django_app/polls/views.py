@@ -1,3 +1,4 @@
+from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -17,6 +18,9 @@ class DetailView(generic.DetailView):
     model = Question
     template_name = "polls/detail.html"
 
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(note="a class-based view", **kwargs)
+
 
 def ask(request):
     if request.method == "POST":
@@ -31,3 +35,10 @@ def ask(request):
 
 def hello(request):
     return HttpResponse("hello from polls")
+
+
+def hits(request):
+    """Counts in the process's memory (the local-memory cache): a reload keeps the count, a restart resets it."""
+    count = cache.get("hits", 0) + 1
+    cache.set("hits", count, None)
+    return HttpResponse(str(count))
