@@ -11,7 +11,8 @@ from .models import Question
 
 def index(request):
     latest_question_list = Question.objects.order_by("-pub_date")[:5]
-    return render(request, "polls/index.html", {"latest_question_list": latest_question_list})
+    context = {"latest_question_list": latest_question_list, "last_saved": cache.get("last_saved")}
+    return render(request, "polls/index.html", context)
 
 
 class DetailView(generic.DetailView):

@@ -7,6 +7,7 @@ copy of the project and one server per server kind; each test edits its own part
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,3 +150,27 @@ def test_syntax_error_keeps_the_old_code(site: tuple[ServerProcess, Path]) -> No
     assert status == 200 and b"<p>an edited class-based view</p>" in body
     write_file(views, good.replace('"an edited class-based view"', '"a mended view"'), dedent=False)
     served(server, "/polls/1/", "<p>a mended view</p>")
+
+
+def test_signal_receiver_edit(site: tuple[ServerProcess, Path]) -> None:
+    """The edited receiver replaces the old one, though both connect with the same dispatch_uid."""
+    server, root = site
+    assert server.url
+    browser = Browser(server.url)
+
+    def ask(text: str) -> str:
+        _, page = browser.request("GET", "/polls/ask/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert token, page
+        status, _ = browser.request(
+            "POST", "/polls/ask/", {"csrfmiddlewaretoken": token.group(1), "question_text": text}
+        )
+        assert status == 302
+        return browser.request("GET", "/polls/")[1]
+
+    assert '<p class="last">new question: first</p>' in ask("first")
+    edit(root / "polls/signals.py", r'f"new question: ', 'f"asked: ')
+    attempts = iter(range(1000))
+    wait_for(
+        lambda: '<p class="last">asked: ' in ask(f"try {next(attempts)}"), interval=0.2, what="the edited receiver"
+    )

@@ -133,3 +133,14 @@ def test_settings_change_restarts(site: tuple[ServerProcess, Path]) -> None:
             what="the new setting, after the restart",
         )
     assert clients.failures() == []
+
+
+def test_apps_change_restarts(site: tuple[ServerProcess, Path]) -> None:
+    server, root = site
+    edit(root / "polls/views.py", r"\Afrom django", "from django.apps import apps\nfrom django")
+    set_hello(root, 'HttpResponse(apps.get_app_config("polls").verbose_name)')
+    wait_for(lambda: server.text("/polls/hello/") == "200 Polls", what="the view reading the app config")
+    edit(root / "polls/apps.py", r'(    name = "polls"\n)', r'\1    verbose_name = "Opinion polls"\n')
+    wait_for(
+        lambda: server.text("/polls/hello/") == "200 Opinion polls", timeout=60, what="the new app config, restarted"
+    )
