@@ -94,7 +94,11 @@ def test_new_template_tag_library(site: tuple[ServerProcess, Path]) -> None:
             return "hot and fresh"
         """,
     )
-    edit(root / "polls/templates/polls/ask.html", r"\A", "{% load more_extras %}<p>{% motto %}</p>\n")
+    edit(
+        root / "polls/templates/polls/ask.html",
+        r"\{% block content %\}\n",
+        "{% block content %}\n{% load more_extras %}<p>{% motto %}</p>\n",
+    )
     served(server, "/polls/ask/", "<p>hot and fresh</p>")
 
 
