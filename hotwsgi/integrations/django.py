@@ -29,6 +29,7 @@ from typing import Any
 
 from ..core.errors import relpath
 from ..core.events import Integration, ReloadContext
+from .django_caches import reset_templates, set_patterns, template_option_modules, walk_resolvers
 from .django_models import ModelGuard
 
 __all__ = ("DjangoIntegration", "for_app")
@@ -131,6 +132,7 @@ class DjangoIntegration:
             and not _is_library_path(path)
         ]
         self.models = ModelGuard(project)
+        self._template_modules = template_option_modules(settings)
         # Modules the models import (not models themselves): a change to one is a restart.
         self._model_imports: dict[str, str] = {}
         for path in self._project_closure(self.models.modules):
@@ -173,7 +175,7 @@ class DjangoIntegration:
         """URLconf module name -> the URLconfs that include it."""
         parents: dict[str, set[str]] = {}
         try:
-            for resolver, parent in _walk_resolvers():
+            for resolver, parent in walk_resolvers():
                 module = resolver.urlconf_module
                 if isinstance(module, ModuleType):
                     parents.setdefault(module.__name__, set())
@@ -193,12 +195,12 @@ class DjangoIntegration:
         sites = {site.name: site for site in self._admin_sites()}
         if not sites:
             return
-        for resolver, _ in _walk_resolvers():
+        for resolver, _ in walk_resolvers():
             site = sites.get(resolver.namespace) if getattr(resolver, "app_name", None) == "admin" else None
             if site is None or not isinstance(resolver.urlconf_name, list):
                 continue
             self._undo.append((resolver, resolver.urlconf_name))
-            _set_patterns(resolver, site.get_urls())
+            set_patterns(resolver, site.get_urls())
 
     def _admin_owner(self, model: Any, model_admin: Any) -> str:
         """The module whose code registered this admin class (a guess for a plain ModelAdmin)."""
@@ -215,6 +217,8 @@ class DjangoIntegration:
     # -- the Integration protocol -------------------------------------------------------
     def restart_reason(self, paths: Collection[str]) -> str | None:
         for path in sorted(paths):
+            if path.endswith(".mo"):
+                return f"{relpath(path)} changed: Django loads translation catalogs once per process"
             why = self._restart_files.get(path)
             if why is not None:
                 return f"{relpath(path)} changed: {why}"
@@ -294,7 +298,7 @@ class DjangoIntegration:
         self.models.rollback()
         for target, before in reversed(self._undo):
             if hasattr(target, "url_patterns"):  # an admin site's URLResolver
-                _set_patterns(target, before)
+                set_patterns(target, before)
             elif isinstance(target, tuple):  # (package, attribute): a submodule taken off it
                 package, short = target
                 if package.__dict__.get(short) is not before:
@@ -327,6 +331,10 @@ class DjangoIntegration:
         self._kept = set()
 
     # -- templates ----------------------------------------------------------------------
+    def _reset_templates(self) -> None:
+        reset_templates()
+        self._templates_reset = True
+
     def _templates_changed(self, fresh: list[ModuleType | None]) -> bool:
         if any(not path.endswith(_CODE_SUFFIXES) for path in self._paths):
             return True  # a template (or another file that is no module): cheap to be safe
@@ -334,25 +342,11 @@ class DjangoIntegration:
         for module in fresh:
             if module is None:
                 continue
-            if ".templatetags." in module.__name__:
+            if ".templatetags." in module.__name__ or module.__name__ in self._template_modules:
                 return True
             if library is not None and isinstance(getattr(module, "register", None), library):
                 return True
         return False
-
-    def _reset_templates(self) -> None:
-        """Rebuild the template engines, as Django does when its TEMPLATES setting changes in tests:
-        compiled templates and imported tag libraries go, and are made again on first use."""
-        from django.forms.renderers import get_default_renderer
-        from django.template import engines
-        from django.template.engine import Engine
-
-        engines.__dict__.pop("templates", None)  # a cached_property
-        engines._templates = None
-        engines._engines = {}
-        Engine.get_default.cache_clear()
-        get_default_renderer.cache_clear()
-        self._templates_reset = True
 
 
 def _receiver_module(entry: tuple[Any, ...]) -> str | None:
@@ -363,27 +357,3 @@ def _receiver_module(entry: tuple[Any, ...]) -> str | None:
         return None
     module = getattr(receiver, "__module__", None)
     return module if isinstance(module, str) else type(receiver).__module__
-
-
-def _walk_resolvers() -> Iterable[tuple[Any, str | None]]:
-    """Every URLResolver under ROOT_URLCONF, with the name of the URLconf module holding it."""
-    from django.urls import get_resolver
-
-    stack: list[tuple[Any, str | None]] = [(get_resolver(), None)]
-    while stack:
-        resolver, parent = stack.pop()
-        yield resolver, parent
-        module = resolver.urlconf_module
-        name = module.__name__ if isinstance(module, ModuleType) else parent
-        for pattern in resolver.url_patterns:
-            if hasattr(pattern, "url_patterns"):
-                stack.append((pattern, name))
-
-
-def _set_patterns(resolver: Any, patterns: list[Any]) -> None:
-    resolver.urlconf_name = patterns
-    for cached in ("urlconf_module", "url_patterns"):  # cached_property values
-        resolver.__dict__.pop(cached, None)
-    for reverse in ("_reverse_dict", "_namespace_dict", "_app_dict"):  # per language, made on first reverse()
-        getattr(resolver, reverse).clear()
-    resolver._populated = False

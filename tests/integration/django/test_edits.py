@@ -102,6 +102,13 @@ def test_new_template_tag_library(site: tuple[ServerProcess, Path]) -> None:
     served(server, "/polls/ask/", "<p>hot and fresh</p>")
 
 
+def test_context_processor_edit(site: tuple[ServerProcess, Path]) -> None:
+    server, root = site
+    served(server, "/polls/ask/", "<title>Ask a question - Polls site</title>")
+    edit(root / "polls/context_processors.py", r'"Polls site"', '"Opinion polls"')
+    served(server, "/polls/ask/", "<title>Ask a question - Opinion polls</title>")
+
+
 def test_admin_list_display(site: tuple[ServerProcess, Path]) -> None:
     server, root = site
     assert server.url
