@@ -109,6 +109,15 @@ def test_context_processor_edit(site: tuple[ServerProcess, Path]) -> None:
     served(server, "/polls/ask/", "<title>Ask a question - Opinion polls</title>")
 
 
+def test_middleware_edit(site: tuple[ServerProcess, Path]) -> None:
+    server, root = site
+    assert server.get("/polls/hello/")[1]["x-served-by"] == "polls"
+    edit(root / "polls/middleware.py", r'"polls"', '"the edited middleware"')
+    wait_for(
+        lambda: server.get("/polls/hello/")[1]["x-served-by"] == "the edited middleware", what="the edited middleware"
+    )
+
+
 def test_admin_list_display(site: tuple[ServerProcess, Path]) -> None:
     server, root = site
     assert server.url
