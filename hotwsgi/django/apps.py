@@ -7,7 +7,7 @@ from django.apps import AppConfig
 __all__ = ("HotwsgiConfig",)
 
 
-class HotwsgiConfig(AppConfig):
+class HotwsgiConfig(AppConfig):  # type: ignore[misc]
     name = "hotwsgi.django"
     label = "hotwsgi"
     verbose_name = "hotwsgi"

@@ -116,12 +116,12 @@ class DjangoIntegration:
         settings_module = sys.modules.get(getattr(settings, "SETTINGS_MODULE", None) or "")
         self._restart_files: dict[str, str] = {}
         if settings_module is not None:
-            for path in self._project_closure([settings_module.__name__]):
-                self._restart_files[path] = "Django reads its settings once, at start-up"
+            for settings_file in self._project_closure([settings_module.__name__]):
+                self._restart_files[settings_file] = "Django reads its settings once, at start-up"
         for config in apps.get_app_configs():
-            path = _file_of(sys.modules.get(type(config).__module__))
-            if path is not None and not _is_library_path(path) and not config.name.startswith("hotwsgi."):
-                self._restart_files.setdefault(path, "Django sets up its apps once, at start-up")
+            apps_file = _file_of(sys.modules.get(type(config).__module__))
+            if apps_file is not None and not _is_library_path(apps_file) and not config.name.startswith("hotwsgi."):
+                self._restart_files.setdefault(apps_file, "Django sets up its apps once, at start-up")
         model_modules = {m.__module__ for m in apps.get_models(include_auto_created=True)}
         model_modules.update(c.models_module.__name__ for c in apps.get_app_configs() if c.models_module is not None)
         project = [
@@ -173,7 +173,11 @@ class DjangoIntegration:
 
     def _urlconf_tree(self) -> dict[str, set[str]]:
         """URLconf module name -> the URLconfs that include it."""
+        from django.conf import settings
+
         parents: dict[str, set[str]] = {}
+        if getattr(settings, "ROOT_URLCONF", None) not in sys.modules:
+            return parents  # no request resolved a URL yet: nothing holds an old URLconf
         try:
             for resolver, parent in walk_resolvers():
                 module = resolver.urlconf_module

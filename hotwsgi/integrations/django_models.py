@@ -135,7 +135,7 @@ class _Scratch(type):
     sink: dict[str, Any]
 
     @classmethod
-    def __prepare__(mcs, name: str, bases: tuple[type, ...], **kwargs: Any) -> dict[str, Any]:
+    def __prepare__(mcs, name: str, bases: tuple[type, ...], **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
         return {k: v for k, v in vars(mcs.real).items() if not k.startswith("__")}
 
     def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any) -> Any:
@@ -150,7 +150,7 @@ def _compile_methods(module: ModuleType, node: ast.ClassDef, names: Collection[s
     """The functions ``names`` of class ``node``, built from the new source in the module's globals."""
     cls = module.__dict__[node.name]
     scratch = type("_Scratch", (_Scratch,), {"real": cls, "sink": {}})
-    body = [s for s in node.body if isinstance(s, _FUNCTIONS) and s.name in names]
+    body: list[ast.stmt] = [s for s in node.body if isinstance(s, _FUNCTIONS) and s.name in names]
     shell = ast.ClassDef(
         name=node.name,
         bases=[],

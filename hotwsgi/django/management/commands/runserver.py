@@ -31,7 +31,7 @@ else:  # pragma: no cover - a project without staticfiles
 __all__ = ("Command",)
 
 
-class Command(BaseCommand):  # type: ignore[misc,valid-type]
+class Command(BaseCommand):  # type: ignore[misc]
     help = "Starts hotwsgi's development server: code changes are reloaded in the running process."
 
     def run(self, **options: Any) -> None:
