@@ -255,7 +255,9 @@ class ModelGuard:
         path = os.path.realpath(module.__file__ or "")
         new = _parse(path)
         if new is None:
-            raise SyntaxError(f"{relpath(path)} does not parse")  # compile it for the real message
+            with open(path, "rb") as f:
+                compile(f.read(), path, "exec")  # raises the SyntaxError with its line, for the log
+            raise SyntaxError(f"{relpath(path)} does not parse")
         diff = compare(self._running[path], new, module)
         if diff.reason is not None:
             # Reported before the reload (restart, or "restart the server" without one):

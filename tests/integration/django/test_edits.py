@@ -134,6 +134,30 @@ def test_admin_list_display(site: tuple[ServerProcess, Path]) -> None:
     wait_for(lambda: browser.columns() == ["pub_date", "question_text"], what="list_display edited again")
 
 
+def test_broken_admin_and_models_keep_the_old_code(site: tuple[ServerProcess, Path]) -> None:
+    """A failed reload puts the admin registrations and the model classes back as they were."""
+    server, root = site
+    assert server.url
+    browser = Browser(server.url)
+    browser.log_in()
+    before = browser.columns()
+    admin, models = root / "polls/admin.py", root / "polls/models.py"
+    good_admin, good_models = admin.read_text(), models.read_text()
+    write_file(admin, good_admin.replace("list_display = (", "list_display = (\n    oops(\n"), dedent=False)
+    wait_for(lambda: "x-hotwsgi-error" in server.get("/polls/hello/")[1], what="the failed admin reload")
+    assert browser.columns() == before
+    write_file(admin, good_admin, dedent=False)
+    wait_for(lambda: "x-hotwsgi-error" not in server.get("/polls/hello/")[1], what="the mended admin")
+    assert browser.columns() == before
+    write_file(models, good_models.replace("    def headline(self):", "    def headline(self)"), dedent=False)
+    wait_for(lambda: "x-hotwsgi-error" in server.get("/polls/hello/")[1], what="the failed models reload")
+    served(server, "/polls/", "What is new?")
+    assert browser.columns() == before
+    write_file(models, good_models, dedent=False)
+    wait_for(lambda: "x-hotwsgi-error" not in server.get("/polls/hello/")[1], what="the mended models")
+    assert browser.columns() == before
+
+
 def test_model_method_edit(site: tuple[ServerProcess, Path]) -> None:
     """A method-only edit of models.py is patched onto the running model class: no restart."""
     server, root = site
