@@ -10,7 +10,7 @@ from typing import ClassVar
 import click
 
 from . import __version__
-from .exceptions import HotwsgiError
+from .exceptions import AppImportError, HotwsgiError
 from .serving.pyproject import find_pyproject, load_settings
 from .serving.serve import serve
 from .serving.servers import SERVERS
@@ -196,7 +196,7 @@ def serve_command(
             threads=threads,
         )
     except HotwsgiError as exc:
-        user_traceback = getattr(exc, "user_traceback", None)
+        user_traceback = exc.user_traceback if isinstance(exc, AppImportError) else None
         if user_traceback:
             click.echo(user_traceback.rstrip(), err=True)
         click.echo(f"Error: {exc}", err=True)

@@ -115,7 +115,7 @@ class Reloader:
         self._watcher = None
         self._imports.after_fork_in_child()
         self.graph.lock = threading.RLock()
-        self.index._lock = threading.Lock()
+        self.index.after_fork_in_child()
         reset = getattr(self.host, "after_fork_in_child", None)
         if reset is not None:
             reset()
