@@ -53,6 +53,7 @@ def serve(
     reload_exclude: Iterable[str] = (),
     env_file: str | os.PathLike[str] | None = None,
     on_ready: Callable[[str, int], None] | None = None,
+    wrap: Callable[[Any], Any] | None = None,
     **server_options: Any,
 ) -> None:
     """Serve ``app`` (an import string like ``"pkg.web:app"`` or an app object) until interrupted.
@@ -62,7 +63,8 @@ def serve(
     and uvicorn for ASGI apps. Raises a :class:`~hotwsgi.exceptions.HotwsgiError`
     subclass, with a message meant for the user, on bad input. Extra keyword
     arguments (``uds``, ``threads``, ...) go to the server adapter; options
-    left at None are not passed.
+    left at None are not passed. ``wrap``, given the middleware, returns the app the
+    server runs (something in front of it, like Django's static files handler).
     """
     from ..adapters.middleware import HotReloadMiddleware, set_restart_handler, settings_of
     from .servers import load_server
@@ -112,7 +114,7 @@ def serve(
     try:
         adapter = load_server(server, interface)
         options = {k: v for k, v in server_options.items() if v is not None}
-        srv = adapter.Server(middleware, host=host, port=port, **options)
+        srv = adapter.Server(middleware if wrap is None else wrap(middleware), host=host, port=port, **options)
         middleware.server_name = srv.name
         bound_host, bound_port = srv.bind()
     except BaseException:
