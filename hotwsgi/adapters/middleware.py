@@ -78,6 +78,9 @@ class HotReloadMiddleware:
       the old app.
     - ``livereload``: inject a script into HTML pages that refreshes them after
       each reload and shows a failed reload's error in the page.
+    - ``poll``: True polls for changes instead of using file events (file
+      systems that send none); None (default) polls only when file events do
+      not work or ``HOTWSGI_RELOAD_POLL=1``.
     """
 
     __hotwsgi_middleware__ = True  # see core.importer.is_middleware
@@ -142,6 +145,7 @@ class HotReloadMiddleware:
         factory: bool = False,
         livereload: bool = False,
         reload_timeout: float = 60.0,
+        poll: bool | None = None,
         config: Config | None = None,
     ) -> None:
         if self.__dict__.get("_initialized"):
@@ -161,6 +165,7 @@ class HotReloadMiddleware:
                 factory=factory,
                 livereload=livereload,
                 reload_timeout=reload_timeout,
+                poll=poll,
             )
         self.config = config
         resolved, spec, caller, inert = self.__dict__.pop("_prepared")

@@ -100,7 +100,7 @@ class Reloader:
             roots = [r for r in self.roots if os.path.isdir(r)]
             self.watched = tuple(roots)
             if roots:
-                self._watcher = Watcher(roots, self._filter, self.schedule)
+                self._watcher = Watcher(roots, self._filter, self.schedule, poll=self.config.poll)
         self._start_worker()
 
     def after_fork_in_child(self) -> None:
