@@ -128,6 +128,11 @@ def cli() -> None:
     help="Load environment variables from this file (python-dotenv) before importing APP; "
     "a change to it restarts the process.",
 )
+@click.option(
+    "--reload-poll",
+    is_flag=True,
+    help="Poll for changes instead of file events (for mounts that send none: WSL2 /mnt/c, network shares).",
+)
 @click.option("--livereload", is_flag=True, help="Refresh open pages after each reload; show errors in the page.")
 @click.option(
     "--log-level",
@@ -156,6 +161,7 @@ def serve_command(
     drain_timeout: float,
     hold_timeout: float,
     env_file: str | None,
+    reload_poll: bool,
     livereload: bool,
     log_level: str,
 ) -> None:
@@ -188,6 +194,7 @@ def serve_command(
             drain_timeout=drain_timeout,
             hold_timeout=hold_timeout,
             livereload=livereload,
+            poll=reload_poll or None,
             env_file=env_file,
             reload_dirs=reload_dirs,
             reload_include=reload_include,

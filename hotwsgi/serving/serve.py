@@ -47,6 +47,7 @@ def serve(
     drain_timeout: float = 10.0,
     hold_timeout: float = 30.0,
     livereload: bool = False,
+    poll: bool | None = None,
     reload_dirs: Iterable[str] = (),
     reload_include: Iterable[str] = (),
     reload_exclude: Iterable[str] = (),
@@ -89,6 +90,7 @@ def serve(
         drain_timeout=drain_timeout,
         hold_timeout=hold_timeout,
         reload_mode=reload_mode,  # type: ignore[arg-type]
+        poll=poll,
     )
     restarted = was_restarted()
     if restarted:
@@ -214,7 +216,8 @@ def broken_app(error: HotwsgiError, config: Config, app_dir: str | None) -> Any:
         def __init__(self) -> None:
             self.config = config
             self._restart: Callable[[str], None] | None = None
-            self._watcher = Watcher(roots, PathFilter(roots, config.all_include, config.all_exclude), self._changed)
+            path_filter = PathFilter(roots, config.all_include, config.all_exclude)
+            self._watcher = Watcher(roots, path_filter, self._changed, poll=config.poll)
 
         def _changed(self, paths: set[str]) -> None:
             if self._restart is not None:
