@@ -174,6 +174,8 @@ class ImportGraph:
         self._set(name, names)
 
     def _set(self, name: str, names: frozenset[str]) -> None:
+        if self._imports.get(name) == names:
+            return  # re-run with the same source: the same edges
         with self.lock:
             for old in self._imports.get(name, ()):
                 importers = self._importers.get(old)
@@ -185,7 +187,7 @@ class ImportGraph:
 
     def forget(self, name: str) -> None:
         self._set(name, frozenset())
-        del self._imports[name]
+        self._imports.pop(name, None)
 
     def importers_of(self, name: str) -> set[str]:
         direct = set(self._importers.get(name, ()))

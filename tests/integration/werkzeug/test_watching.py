@@ -96,12 +96,9 @@ def test_vim_writing_in_place_is_one_change(app_dir: Path) -> None:
     with serve(["serve", "web:app", "--port", "0"], cwd=app_dir) as server:
         for i, backupcopy in enumerate(["yes", "no", "auto"], start=1):
             # backupcopy=yes overwrites the file in place; no renames a new file over it.
-            subprocess.run(
-                ["vim", "-u", "NONE", "-i", "NONE", "-n", "-es", "-c", f"set backupcopy={backupcopy}"]
-                + ["-c", f"%s/VERSION = '[^']*'/VERSION = 'vim{i}'/", "-c", "wq", str(app_dir / "views.py")],
-                check=True,
-                timeout=30,
-            )
+            edit = f"%s/VERSION = '[^']*'/VERSION = 'vim{i}'/"
+            vim = ["vim", "-u", "NONE", "-i", "NONE", "-n", "-es", "-c", f"set backupcopy={backupcopy}"]
+            subprocess.run([*vim, "-c", edit, "-c", "wq", str(app_dir / "views.py")], check=True, timeout=30)
             wait_for(lambda i=i: server.text() == f"200 vim{i} one", what=f"vim's save {i}")
             time.sleep(0.5)
             assert generation(server) == i, server.log
