@@ -35,6 +35,9 @@ __all__ = ("Reloader",)
 
 logger = logging.getLogger(__name__)
 
+#: How long after start-up the worker waits before it builds the import graph.
+GRAPH_DELAY_S = 1.0
+
 
 def _matches(path: str, patterns: Iterable[str]) -> bool:
     name = os.path.basename(path)
@@ -180,6 +183,14 @@ class Reloader:
         )
 
     def _work(self) -> None:
+        # The import graph of every user module is built once the app has started and
+        # answered its first requests, not while it starts (a reload asked for sooner
+        # builds what it needs itself): on a big app it takes a few hundred ms of CPU.
+        with self._queue:
+            self._queue.wait_for(
+                lambda: self._pending or self._pending_saved or self._pending_full or self._stopped.is_set(),
+                GRAPH_DELAY_S,
+            )
         self.update_graph()
         while True:
             with self._queue:

@@ -16,10 +16,13 @@ When a batch goes to the reloader (the adaptive window):
   ``reset`` writing the work tree), nothing is handed over: a checkout that
   touches 100 files makes one reload.
 
-The notifier is watchfiles' public :func:`watchfiles.watch`. It falls back to
-polling by itself when file events cannot work (the inotify watch limit is
-used up, or a root lies on a network share or a WSL/VM mount that never sends
-them), saying so in one log line; ``poll=True`` forces polling.
+File events come through watchfiles' public :func:`watchfiles.watch`. Where
+they cannot work (the inotify watch limit is used up, a root on a network share
+or a WSL/VM mount that never sends them) the watcher polls instead, saying so
+in one log line; ``poll=True`` forces polling. The polling is our own, not
+watchfiles': that one compares modification times in whole seconds, so a
+second save within the same second went unseen, and so did a save made in the
+first few hundred milliseconds after it started.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ logger = logging.getLogger("hotwsgi")
 #: for a stop and for held batches at least every TICK_MS, and never groups a
 #: continuous stream of events for longer than DEBOUNCE_MS.
 STEP_MS = 1
-TICK_MS = 10
+TICK_MS = 20
 DEBOUNCE_MS = 200
 #: A change with no other change for this long before it is handed over at once.
 QUIET_S = 0.25
@@ -60,6 +63,8 @@ MAX_SETTLE_S = 0.1
 GIT_LOCK_MAX_AGE_S = 10.0
 #: How long the constructor waits for the notifier to be armed.
 ARM_TIMEOUT_S = 10.0
+#: Polling: how often the watched folders are scanned (WATCHFILES_POLL_DELAY_MS too).
+POLL_S = 0.3
 
 #: File systems whose changes made elsewhere raise no inotify event: polled.
 POLLED_FILE_SYSTEMS = frozenset(
@@ -122,7 +127,13 @@ class _Armed:
 
     def is_set(self) -> bool:
         self.armed.set()
+        self.is_set = self.stop.is_set  # type: ignore[method-assign]  # from now on, called every step
         return self.stop.is_set()
+
+
+def _env_flag(name: str) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return bool(value) and value not in {"0", "false", "no", "off", "disable", "disabled"}
 
 
 def _mounts() -> list[tuple[str, str]]:
@@ -171,7 +182,8 @@ class Watcher:
 
     The notifier is armed before the constructor returns, so a save made right
     after it is seen. ``poll``: True forces polling, None lets the environment
-    decide (``HOTWSGI_RELOAD_POLL``, watchfiles' ``WATCHFILES_FORCE_POLLING``).
+    decide (``HOTWSGI_RELOAD_POLL``, watchfiles' ``WATCHFILES_FORCE_POLLING``)
+    and polls where file events cannot work.
     """
 
     def __init__(
@@ -188,6 +200,7 @@ class Watcher:
         self._stop = threading.Event()
         self.polling = self._choose_polling(poll)
         self._ignore_denied = False
+        self._watched: dict[str, bool] = {}
         self._git_locks = sorted({os.path.join(g, "index.lock") for r in self.roots if (g := _git_dir(r))})
         # The adaptive window (only the watcher thread touches these).
         self._held: set[str] = set()
@@ -203,8 +216,8 @@ class Watcher:
                 "hotwsgi: the file watcher took over %.0f s to start; earlier saves may be missed", ARM_TIMEOUT_S
             )
 
-    def _choose_polling(self, poll: bool | None) -> bool | None:
-        if poll or (poll is None and reload_env_poll()):
+    def _choose_polling(self, poll: bool | None) -> bool:
+        if poll or (poll is None and (reload_env_poll() or _env_flag("WATCHFILES_FORCE_POLLING"))):
             return True
         if poll is None:
             mounts = _mounts()
@@ -218,7 +231,6 @@ class Watcher:
                     ", ".join(remote),
                 )
                 return True
-            return None  # file events; watchfiles' own WATCHFILES_FORCE_POLLING and WSL checks apply
         return False
 
     # -- the thread ------------------------------------------------------------------
@@ -246,7 +258,10 @@ class Watcher:
     def _watch_once(self) -> None:
         """Watch until a root goes or the notifier fails; on failure pick how to go on."""
         try:
-            self._watch_until_a_root_goes()
+            if self.polling:
+                self._poll_until_a_root_goes()
+            else:
+                self._watch_until_a_root_goes()
         except FileNotFoundError:
             pass  # a root went away while the notifier started
         except PermissionError as exc:
@@ -280,7 +295,7 @@ class Watcher:
             yield_on_timeout=True,
             debug=False,
             raise_interrupt=False,
-            force_polling=self.polling,
+            force_polling=False,  # polling is ours, see the module docstring
             ignore_permission_denied=self._ignore_denied,
         )
         try:
@@ -294,6 +309,52 @@ class Watcher:
                     return
         finally:
             changes.close()
+
+    def _poll_until_a_root_goes(self) -> None:
+        """Scan the watched files every POLL_S and hand over those whose mtime (ns), size or inode changed."""
+        delay = POLL_S
+        env = os.environ.get("WATCHFILES_POLL_DELAY_MS", "")
+        if env.isdecimal():
+            delay = max(int(env), 1) / 1000
+        before = self._snapshot()
+        self._armed.armed.set()
+        next_scan = time.monotonic() + delay
+        while not self._stop.wait(min(TICK_MS / 1000, delay)):
+            now = time.monotonic()
+            if now >= next_scan:
+                after = self._snapshot()
+                changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
+                before, next_scan = after, now + delay
+                self._arrived(changed, now)
+            if self._held:
+                self._maybe_hand_over(now)
+            if any(not os.path.isdir(r) for r in self.roots):
+                return
+
+    def _snapshot(self) -> dict[str, tuple[int, int, int]]:
+        found: dict[str, tuple[int, int, int]] = {}
+        watched = self._watched  # the filter's verdict by path, remembered between scans
+        for root in self.roots:
+            for folder, dirs, files in os.walk(root):
+                dirs[:] = [
+                    d
+                    for d in dirs
+                    if not d.startswith(".")
+                    and d not in ("__pycache__", "node_modules")
+                    and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
+                ]
+                for name in files:
+                    path = os.path.join(folder, name)
+                    keep = watched.get(path)
+                    if keep is None:
+                        keep = watched[path] = self._filter(path)
+                    if keep:
+                        try:
+                            st = os.stat(path)
+                        except OSError:
+                            continue
+                        found[path] = (st.st_mtime_ns, st.st_size, st.st_ino)
+        return found
 
     def _paths(self, raw: set[tuple[watchfiles.Change, str]]) -> set[str]:
         paths: set[str] = set()
