@@ -139,6 +139,19 @@ CONTENDERS: dict[str, Contender] = {
     )
 }
 
+#: uvicorn-hmr needs Python >= 3.12: it runs from a venv of its own (run.py makes it when
+#: such an interpreter is found), and is reported as not available otherwise.
+HMR_VENV = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".work", "hmr-venv")
+HMR_REQUIREMENTS = ("uvicorn-hmr==0.1.1.8", "starlette==1.10.0", "uvicorn==0.54.0")
+
+
+def _uvicorn_hmr(py: str, port: int, app_dir: str) -> list[str]:
+    # Its own venv's command (not ``py``); it watches the working directory, which is app_dir.
+    return [os.path.join(HMR_VENV, "bin", "uvicorn-hmr"), "main:app", "--host", HOST, "--port", str(port)]
+
+
+CONTENDERS["uvicorn-hmr"] = Contender("uvicorn-hmr", "uvicorn-hmr (in-process)", "asgi", False, _uvicorn_hmr)
+
 # Which hotwsgi flavour a peer is compared with.
 HOT_FOR = {"wsgi": "hotwsgi", "asgi": "hotwsgi-asgi"}
 
@@ -314,6 +327,10 @@ def run_contender(
     proc = None
     background = None
     try:
+        if contender.key == "uvicorn-hmr" and not os.path.exists(_uvicorn_hmr(python, 0, "")[0]):
+            result["available"] = False
+            result["error"] = "skipped: it needs Python >= 3.12 and none was found"
+            return result
         app = appgen.generate(root, flavour=contender.flavour, modules=modules, heavy_ms=heavy_ms)
         proc, port = _start(contender, python, app, log_path)
         ready = _wait_ready(proc, port)
@@ -497,9 +514,13 @@ def run_save_storm(
     spacing: float = 0.01,
     clients: int = 4,
     flavour: str = "wsgi",
+    in_place: bool = False,
     workdir: str,
 ) -> dict[str, Any]:
     """hotwsgi only: ``saves`` saves of views.py ``spacing`` apart, without waiting for any of them.
+
+    ``in_place``: write the file in place (as vim or a formatter may) instead of
+    a temp file renamed over it.
 
     Counts the reloads the server logged and checks that the last save wins: the
     version of the last save is served, within a deadline, and stays.
@@ -525,7 +546,11 @@ def run_save_storm(
         gaps = []
         last = started
         for i in range(saves):
-            appgen.set_version(app["views"], i + 2)
+            if in_place:
+                with open(app["views"], "w", encoding="utf-8") as f:
+                    f.write(appgen.VIEWS.format(version=i + 2))
+            else:
+                appgen.set_version(app["views"], i + 2)
             now = time.perf_counter()
             gaps.append(now - last)
             last = now
@@ -542,6 +567,7 @@ def run_save_storm(
         return {
             "available": True,
             "flavour": flavour,
+            "in_place": in_place,
             "saves": saves,
             "spacing_ms": spacing * 1000,
             "storm_s": saved - started,
