@@ -172,7 +172,13 @@ def setup_env() -> str:
 
 def _python_312() -> str | None:
     """A Python >= 3.12 interpreter on this machine (uvicorn-hmr needs one), or None."""
+    import glob
+
     candidates = [shutil.which(f"python3.{minor}") for minor in range(20, 11, -1)]
+    # pyenv's shims answer only for the selected version: look at its versions too.
+    pyenv = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    found = glob.glob(os.path.join(pyenv, "versions", "3.*", "bin", "python3"))
+    candidates += sorted(found, reverse=True)  # each is asked its version below
     if sys.version_info >= (3, 12):
         candidates.insert(0, sys.executable)
     for candidate in candidates:

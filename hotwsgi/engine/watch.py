@@ -298,8 +298,11 @@ class Watcher:
             force_polling=False,  # polling is ours, see the module docstring
             ignore_permission_denied=self._ignore_denied,
         )
+        armed = self._armed.armed
         try:
             for raw in changes:
+                if not armed.is_set():  # in case watchfiles stops asking stop_event every step
+                    armed.set()
                 now = time.monotonic()
                 if raw:
                     self._arrived(self._paths(raw), now)
