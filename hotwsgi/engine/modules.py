@@ -148,8 +148,16 @@ class ModuleIndex:
                 if cached is not None:
                     if cached[0] is module:
                         continue
+                    verdict, path = self._classify(name, module)
+                    if verdict == cached[1] == 1 and path == cached[2]:
+                        # Re-run from the same file (what a reload does): only the object changed.
+                        verdicts[name] = (module, verdict, path)
+                        self.user[name] = module
+                        self._new.add(name)
+                        continue
                     self._forget(name, cached[1], cached[2])
-                verdict, path = self._classify(name, module)
+                else:
+                    verdict, path = self._classify(name, module)
                 verdicts[name] = (module, verdict, path)
                 if verdict == 1:
                     self.user[name] = module
