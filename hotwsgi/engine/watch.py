@@ -61,6 +61,8 @@ SETTLE_S = 0.025
 MAX_SETTLE_S = 0.1
 #: A git index lock older than this is left over from a crash, not a running git.
 GIT_LOCK_MAX_AGE_S = 10.0
+#: How long to wait for the event of git's lock release once the lock file is gone.
+GIT_EVENT_WAIT_S = 1.0
 #: How long the constructor waits for the notifier to be armed.
 ARM_TIMEOUT_S = 10.0
 #: Polling: how often the watched folders are scanned (WATCHFILES_POLL_DELAY_MS too).
@@ -201,7 +203,18 @@ class Watcher:
         self.polling = self._choose_polling(poll)
         self._ignore_denied = False
         self._watched: dict[str, bool] = {}
-        self._git_locks = sorted({os.path.join(g, "index.lock") for r in self.roots if (g := _git_dir(r))})
+        git_dirs = sorted({g for r in self.roots if (g := _git_dir(r))})
+        self._git_locks = [os.path.join(g, "index.lock") for g in git_dirs]
+        # The events of git taking its index lock and of letting it go (renaming it onto
+        # the index), for the repositories inside a watched root. Events come in order,
+        # so once the release is seen, so are the files git wrote before it.
+        inside = [g for g in git_dirs if any(g.startswith(os.path.join(r, "")) for r in self.roots)]
+        self._git_taken = {(int(watchfiles.Change.added), os.path.join(g, "index.lock")) for g in inside}
+        self._git_released = {(int(watchfiles.Change.deleted), os.path.join(g, "index.lock")) for g in inside}
+        self._git_released |= {(int(c), os.path.join(g, "index")) for g in inside for c in (1, 2)}
+        self._git_writing = False  # the lock was taken and its release not seen yet
+        self._git_seen_release = False
+        self._lock_gone_at: float | None = None
         # The adaptive window (only the watcher thread touches these).
         self._held: set[str] = set()
         self._held_since = 0.0
@@ -304,6 +317,11 @@ class Watcher:
                 if not armed.is_set():  # in case watchfiles stops asking stop_event every step
                     armed.set()
                 now = time.monotonic()
+                if raw and self._git_taken:
+                    if not raw.isdisjoint(self._git_released):
+                        self._git_writing, self._git_seen_release, self._lock_gone_at = False, True, None
+                    elif not raw.isdisjoint(self._git_taken):
+                        self._git_writing = True
                 if raw:
                     self._arrived(self._paths(raw), now)
                 if self._held:
@@ -379,7 +397,6 @@ class Watcher:
         self._last_change = now
         if quiet:
             self._window = WINDOW_S
-        logger.debug("hotwsgi: %d changed file(s) seen (git busy: %s)", len(paths), self._git_busy())
         if quiet and not hold and not self._held and len(paths) == 1 and not self._git_busy():
             self._hand_over(paths)
             return
@@ -391,17 +408,38 @@ class Watcher:
         if self._git_busy():
             # The work tree is being written: wait for git to finish, and then
             # for the events of its last files to come through.
+            if not self._after_git:
+                self._after_git, self._git_seen_release = True, False
             self._last_change = now
-            self._after_git = True
             return
-        settle = MAX_SETTLE_S if self._after_git else min(max(self._window / 2, SETTLE_S), MAX_SETTLE_S)
-        if now - self._last_change >= settle or now - self._held_since >= self._window:
+        if self._after_git:
+            # Seen git let go of its lock: every file it wrote has been seen too. Otherwise
+            # (the repository lies outside the watched roots) give the events time to come.
+            settle = SETTLE_S if self._git_seen_release else MAX_SETTLE_S
+        else:
+            settle = min(max(self._window / 2, SETTLE_S), MAX_SETTLE_S)
+        if now - self._last_change >= settle or (now - self._held_since >= self._window and not self._after_git):
             held, self._held = self._held, set()
             self._after_git = False
             self._window = min(self._window * 2, MAX_WINDOW_S)
             self._hand_over(held)
 
     def _git_busy(self) -> bool:
+        if self._lock_taken():
+            self._lock_gone_at = None
+            return True
+        if self._git_writing:
+            # The lock is gone but the event of its release has not come through yet
+            # (events lag behind on a busy machine): wait for it, but not forever.
+            now = time.monotonic()
+            if self._lock_gone_at is None:
+                self._lock_gone_at = now
+            if now - self._lock_gone_at < GIT_EVENT_WAIT_S:
+                return True
+            self._git_writing = False
+        return False
+
+    def _lock_taken(self) -> bool:
         for lock in self._git_locks:
             try:
                 age = time.time() - os.stat(lock).st_mtime
@@ -412,7 +450,6 @@ class Watcher:
         return False
 
     def _hand_over(self, paths: set[str]) -> None:
-        logger.debug("hotwsgi: %d changed file(s) handed over (git busy: %s)", len(paths), self._git_busy())
         try:
             self._callback(paths)
         except Exception:  # pragma: no cover - the callback is ours and must not kill watching
