@@ -48,6 +48,7 @@ def serve(
     hold_timeout: float = 30.0,
     livereload: bool = False,
     follow: bool = True,
+    poll: bool | None = None,
     reload_dirs: Iterable[str] = (),
     reload_include: Iterable[str] = (),
     reload_exclude: Iterable[str] = (),
@@ -93,6 +94,7 @@ def serve(
         hold_timeout=hold_timeout,
         reload_mode=reload_mode,  # type: ignore[arg-type]
         follow=follow,
+        poll=poll,
     )
     restarted = was_restarted()
     if restarted:
@@ -218,7 +220,8 @@ def broken_app(error: HotwsgiError, config: Config, app_dir: str | None) -> Any:
         def __init__(self) -> None:
             self.config = config
             self._restart: Callable[[str], None] | None = None
-            self._watcher = Watcher(roots, PathFilter(roots, config.all_include, config.all_exclude), self._changed)
+            path_filter = PathFilter(roots, config.all_include, config.all_exclude)
+            self._watcher = Watcher(roots, path_filter, self._changed, poll=config.poll)
 
         def _changed(self, paths: set[str]) -> None:
             if self._restart is not None:

@@ -323,3 +323,55 @@ def test_a_multi_line_message_keeps_its_type_in_the_summary(project: Project) ->
     result = mw.reload([project.path("views.py")])
     assert result is not None and result.error is not None
     assert result.error.startswith("RuntimeError: first line (")
+
+
+CORE_APP = textwrap.dedent(
+    """
+    from . import dependent, core
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"{core.VERSION} {dependent.RUN} {dependent.twice(1)}".encode()]
+    """
+)
+
+
+def test_an_unchanged_dependent_re_runs_from_its_cached_code(project: Project) -> None:
+    project.write("runs.py", "import itertools\nCOUNTER = itertools.count(1)\n")
+    project.write("core.py", "VERSION = 'c1'\ndef f(x):\n    return x\n")
+    project.write(
+        "dependent.py",
+        "from .core import f\nfrom .runs import COUNTER\nRUN = next(COUNTER)\ndef twice(x):\n    return 2 * f(x)\n",
+    )
+    project.write("web.py", CORE_APP)
+    mw = project.middleware()
+    assert call(mw)[1] == "c1 1 2"
+    codes = []
+    for run, version in enumerate(["c2", "c3", "c4"], start=2):
+        project.write("core.py", f"VERSION = {version!r}\ndef f(x):\n    return x * 10\n")
+        result = mw.reload([project.path("core.py")])
+        assert result is not None and result.ok, result
+        # The dependent ran again (its module code counted), with the new core's f.
+        assert call(mw)[1] == f"{version} {run} 20"
+        codes.append(project.module("dependent").twice.__code__)
+    # Its source never changed: the second and third re-runs reused the code object.
+    assert codes[1] is codes[2]
+
+
+def test_a_changed_source_is_always_compiled_even_with_the_same_mtime_and_size(project: Project) -> None:
+    project.write("core.py", "VERSION = 'c1'\ndef f(x):\n    return x\n")
+    project.write("dependent.py", "from .core import f\nRUN = 0\ndef twice(x):\n    return 2 * f(x)\n")
+    project.write("web.py", CORE_APP)
+    mw = project.middleware()
+    path = project.path("dependent.py")
+    for text, expected in [
+        ("from .core import f\nRUN = 1\ndef twice(x):\n    return 2 * f(x)\n", "c1 1 2"),
+        ("from .core import f\nRUN = 2\ndef twice(x):\n    return 3 * f(x)\n", "c1 2 3"),  # same size
+        ("from .core import f\nRUN = 1\ndef twice(x):\n    return 2 * f(x)\n", "c1 1 2"),  # back again
+    ]:
+        stat = os.stat(path)
+        path.write_text(text)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime, same size: only the bytes differ
+        result = mw.reload([path])
+        assert result is not None and result.ok, result
+        assert call(mw)[1] == expected
