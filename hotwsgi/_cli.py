@@ -10,7 +10,7 @@ from typing import ClassVar
 import click
 
 from . import __version__
-from .exceptions import HotwsgiError
+from .exceptions import AppImportError, HotwsgiError
 from .serving.pyproject import find_pyproject, load_settings
 from .serving.serve import serve
 from .serving.servers import SERVERS
@@ -128,6 +128,16 @@ def cli() -> None:
     help="Load environment variables from this file (python-dotenv) before importing APP; "
     "a change to it restarts the process.",
 )
+@click.option(
+    "--no-follow",
+    is_flag=True,
+    help="Leave old functions, classes and instances on the old code after a reload (a plain re-import).",
+)
+@click.option(
+    "--reload-poll",
+    is_flag=True,
+    help="Poll for changes instead of file events (for mounts that send none: WSL2 /mnt/c, network shares).",
+)
 @click.option("--livereload", is_flag=True, help="Refresh open pages after each reload; show errors in the page.")
 @click.option(
     "--log-level",
@@ -156,6 +166,8 @@ def serve_command(
     drain_timeout: float,
     hold_timeout: float,
     env_file: str | None,
+    no_follow: bool,
+    reload_poll: bool,
     livereload: bool,
     log_level: str,
 ) -> None:
@@ -188,6 +200,8 @@ def serve_command(
             drain_timeout=drain_timeout,
             hold_timeout=hold_timeout,
             livereload=livereload,
+            follow=not no_follow,
+            poll=reload_poll or None,
             env_file=env_file,
             reload_dirs=reload_dirs,
             reload_include=reload_include,
@@ -196,7 +210,7 @@ def serve_command(
             threads=threads,
         )
     except HotwsgiError as exc:
-        user_traceback = getattr(exc, "user_traceback", None)
+        user_traceback = exc.user_traceback if isinstance(exc, AppImportError) else None
         if user_traceback:
             click.echo(user_traceback.rstrip(), err=True)
         click.echo(f"Error: {exc}", err=True)

@@ -163,26 +163,6 @@ def schedulers() -> list[Schedules]:
     return list(_schedulers)
 
 
-#: Who can restart this process (``hotwsgi serve`` sets it): called with the reason.
-_restart_handler: Callable[[str], None] | None = None
-
-
-def set_restart_handler(handler: Callable[[str], None] | None) -> None:
-    """Say who restarts this process when a reload cannot apply a change (None: nobody).
-
-    ``hotwsgi serve`` sets it: it stops the server and re-executes itself,
-    keeping the listening socket. Under any other server nobody can, and a
-    change that needs a restart is only reported.
-    """
-    global _restart_handler
-    _restart_handler = handler
-
-
-def restart_handler() -> Callable[[str], None] | None:
-    """The handler :func:`set_restart_handler` set, or None."""
-    return _restart_handler
-
-
 def trigger_reload(paths: Iterable[str] | None = None) -> None:
     """Ask every running hotwsgi reloader for a reload, from any thread.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import importlib
 import inspect
 import os
@@ -104,19 +105,17 @@ def import_app_module(spec: ImportString, *, app_dir: str | None = None) -> Modu
                 f"(run from the app's folder, or pass --app-dir)"
             ) from None
         summary, text = format_user_error(exc)
-        err = AppImportError(f'could not import "{spec.module}": {summary}')
-        err.user_traceback = text  # type: ignore[attr-defined]
-        raise err from None
+        raise AppImportError(f'could not import "{spec.module}": {summary}', user_traceback=text) from None
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         summary, text = format_user_error(exc)
-        err = AppImportError(f'could not import "{spec.module}": {summary}')
-        err.user_traceback = text  # type: ignore[attr-defined]
-        raise err from None
+        raise AppImportError(f'could not import "{spec.module}": {summary}', user_traceback=text) from None
 
 
 def _is_coroutine_callable(obj: Any) -> bool:
+    while isinstance(obj, functools.partial):  # a partial calls its func: look at what that is
+        obj = obj.func
     if inspect.iscoroutinefunction(obj):
         return True
     call = getattr(type(obj), "__call__", None)  # noqa: B004 - the method, not callability
@@ -152,13 +151,13 @@ def check_app(app: Any, described_as: str) -> Any:
             f"{described_as} is a function that takes no arguments, so it looks like an app factory: "
             f"use --factory (or name it as {app.__module__}:{app.__name__}()), or point at the app itself"
         )
+    if isinstance(app, ModuleType):  # before the callable check: a module is never callable
+        raise NotAnAppError(f"{described_as} is a module, not an app; name the app in it, like module:app")
     if not callable(app) or isinstance(app, (type(None), str, bytes, int, float)):
         raise NotAnAppError(
             f"{described_as} is {_article(type(app).__name__)} {type(app).__name__}, not a WSGI or ASGI app; "
             f"point at the app object (or a factory with --factory)"
         )
-    if isinstance(app, ModuleType):
-        raise NotAnAppError(f"{described_as} is a module, not an app; name the app in it, like module:app")
     return app
 
 

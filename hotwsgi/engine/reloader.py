@@ -25,15 +25,19 @@ from ..core.errors import format_user_error, relpath
 from ..core.events import Host, Integration, ReloadListener
 from ..core.result import ReloadResult
 from .escalate import ImportRunner, broader_reload_may_fix, restart_reason
+from .follow import follow, not_followed_clause
 from .graph import ImportGraph, install_import_recorder
 from .home import AppHome
 from .modules import ModuleIndex, module_source
-from .transaction import Transaction
+from .transaction import Transaction, running_source
 from .watch import PathFilter, Watcher
 
 __all__ = ("Reloader",)
 
 logger = logging.getLogger(__name__)
+
+#: How long after start-up the worker waits before it builds the import graph.
+GRAPH_DELAY_S = 1.0
 
 
 def _matches(path: str, patterns: Iterable[str]) -> bool:
@@ -76,6 +80,7 @@ class Reloader:
         self._lock = threading.RLock()  # one reload at a time
         self._queue = threading.Condition(threading.Lock())
         self._pending: set[str] = set()
+        self._pending_saved: set[str] = set()  # from the watcher: re-run only if the source changed
         self._pending_full = False
         self._retry: set[str] = set()
         self._retry_full = False
@@ -100,7 +105,7 @@ class Reloader:
             roots = [r for r in self.roots if os.path.isdir(r)]
             self.watched = tuple(roots)
             if roots:
-                self._watcher = Watcher(roots, self._filter, self.schedule)
+                self._watcher = Watcher(roots, self._filter, self._saved, poll=self.config.poll)
         self._start_worker()
 
     def after_fork_in_child(self) -> None:
@@ -115,7 +120,7 @@ class Reloader:
         self._watcher = None
         self._imports.after_fork_in_child()
         self.graph.lock = threading.RLock()
-        self.index._lock = threading.Lock()
+        self.index.after_fork_in_child()
         reset = getattr(self.host, "after_fork_in_child", None)
         if reset is not None:
             reset()
@@ -152,16 +157,58 @@ class Reloader:
             self._queue.notify()
         self._start_worker()
 
+    def _saved(self, paths: set[str]) -> None:
+        """From the watcher: saved files; a reload re-runs those whose source is not what runs."""
+        with self._queue:
+            self._pending_saved.update(paths)
+            self._queue.notify()
+        self._start_worker()
+
+    def _unchanged(self, path: str) -> bool:
+        """True when every module loaded from ``path`` runs exactly its bytes on disk (the last
+        reload ran them): a second event of the same save, vim setting the file's mode
+        after writing it. Never after a failed reload, whose error must clear."""
+        names = self.index.by_path.get(path)
+        if not names or not path.endswith(".py") or self._retry or self._retry_full:
+            return False
+        if self.last_reload is not None and not self.last_reload.ok:
+            return False
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return False
+        return all(
+            (module := self.index.user.get(name)) is not None and running_source(path, module) == data
+            for name in list(names)
+        )
+
     def _work(self) -> None:
+        # The import graph of every user module is built once the app has started and
+        # answered its first requests, not while it starts (a reload asked for sooner
+        # builds what it needs itself): on a big app it takes a few hundred ms of CPU.
+        with self._queue:
+            self._queue.wait_for(
+                lambda: self._pending or self._pending_saved or self._pending_full or self._stopped.is_set(),
+                GRAPH_DELAY_S,
+            )
         self.update_graph()
         while True:
             with self._queue:
-                while not self._pending and not self._pending_full and not self._stopped.is_set():
+                while (
+                    not self._pending
+                    and not self._pending_saved
+                    and not self._pending_full
+                    and not self._stopped.is_set()
+                ):
                     self._queue.wait()
                 if self._stopped.is_set():
                     return
-                paths, full = self._pending, self._pending_full
-                self._pending, self._pending_full = set(), False
+                paths, full, saved = self._pending, self._pending_full, self._pending_saved
+                self._pending, self._pending_full, self._pending_saved = set(), False, set()
+            paths |= {p for p in saved if not self._unchanged(p)}
+            if not paths and not full:
+                continue
             try:
                 self.run(paths, full=full)
             except Exception:  # pragma: no cover - a bug of ours must not kill reloading
@@ -264,7 +311,7 @@ class Reloader:
                 # Its import lock is still held: importing that module again would hang too.
                 reason = f"{stuck} is still stuck in the import that timed out"
             if reason is not None:
-                if (self.restart_handler or _hooks.restart_handler()) is not None:
+                if self.restart_handler is not None:
                     self._restart(reason, changes)
                     return None
                 if stuck is not None and (stuck in order or stuck not in sys.modules):
@@ -330,7 +377,7 @@ class Reloader:
 
     def _restart(self, reason: str, changes: tuple[str, ...]) -> bool:
         """Ask for a process restart; False when nobody can restart us (plain middleware)."""
-        handler = self.restart_handler or _hooks.restart_handler()
+        handler = self.restart_handler
         if handler is None:
             logger.warning("hotwsgi: %s: restart the server to pick this up", reason)
             return False
@@ -349,9 +396,10 @@ class Reloader:
         if still_running:
             logger.warning(
                 "hotwsgi: %d request(s) still running (drain_timeout=%ss); reloading anyway "
-                "(they finish on the old code)",
+                "(they finish on the old code%s)",
                 still_running,
                 self.config.drain_timeout,
+                ", but what they call from now on follows the new code" if self.config.follow else "",
             )
         home = self.home
         claims = [home.claim] if home.claim is not None else []
@@ -385,12 +433,16 @@ class Reloader:
             self._retry = set(changes)
             self._retry_full = full
             return self._failed(changes, order, started, summary, text), outcome.error
+        old_modules, following = dict(tx.old), None  # commit() lets go of tx.old
         try:
             old_app = self.host.swap(outcome.value)
             self.generation += 1
             tx.commit()
+            if self.config.follow:  # before the gate opens: held requests see followed objects
+                following = follow(old_modules, tx.fresh, is_user=self.index.is_user_module)
         finally:
             self.host.resume()
+        del old_modules
         rerun = tuple(tx.fresh) or tuple(order)
         self.update_graph(tx.plan | tx.loaded)
         self._retry = set()
@@ -409,16 +461,21 @@ class Reloader:
         except Exception:
             logger.exception("hotwsgi: retiring the previous app failed")
         del old_app
+        if following is not None:
+            result = self.last_reload = following.finish(result)
         self._notify("on_result", result)
         for func, error in _hooks.fire("on_reload", result):
             logger.warning("hotwsgi: on_reload callback %s raised %r", getattr(func, "__qualname__", func), error)
         logger.info(
-            "hotwsgi: %s -> generation %d in %.1f ms (re-ran %s)",
+            "hotwsgi: %s -> generation %d in %.1f ms (re-ran %s)%s",
             ", ".join(relpath(p) for p in changes) if changes else "reload",
             result.generation,
             result.duration_ms,
             ", ".join(rerun),
+            not_followed_clause(result.not_followed),
         )
+        if following is not None:
+            following.collect()  # the old generation goes now, not whenever the collector gets to it
         return result, None
 
 

@@ -6,6 +6,7 @@ picks the ones that fit the app (see :func:`detect`).
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from ..core.events import Integration
@@ -20,4 +21,10 @@ def detect(app: Any) -> list[Integration]:
     of another framework pays nothing and imports nothing.
     """
     found: list[Integration] = []
+    if "django" in sys.modules:
+        from .django import for_app
+
+        django = for_app(app)
+        if django is not None:
+            found.append(django)
     return found

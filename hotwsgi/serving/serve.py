@@ -15,9 +15,8 @@ from typing import Any
 from ..core.config import Config
 from ..core.deploy import werkzeug_reloader_active
 from ..core.errors import relpath
-from ..core.hooks import restart_handler, set_restart_handler
 from ..engine.escalate import add_restart_file
-from ..exceptions import ConfigError, HotwsgiError
+from ..exceptions import AppImportError, ConfigError, HotwsgiError
 from .restart import Restart, remember_environment, was_restarted
 
 __all__ = ("serve",)
@@ -49,11 +48,14 @@ def serve(
     drain_timeout: float = 10.0,
     hold_timeout: float = 30.0,
     livereload: bool = False,
+    follow: bool = True,
+    poll: bool | None = None,
     reload_dirs: Iterable[str] = (),
     reload_include: Iterable[str] = (),
     reload_exclude: Iterable[str] = (),
     env_file: str | os.PathLike[str] | None = None,
     on_ready: Callable[[str, int], None] | None = None,
+    wrap: Callable[[Any], Any] | None = None,
     **server_options: Any,
 ) -> None:
     """Serve ``app`` (an import string like ``"pkg.web:app"`` or an app object) until interrupted.
@@ -63,7 +65,8 @@ def serve(
     and uvicorn for ASGI apps. Raises a :class:`~hotwsgi.exceptions.HotwsgiError`
     subclass, with a message meant for the user, on bad input. Extra keyword
     arguments (``uds``, ``threads``, ...) go to the server adapter; options
-    left at None are not passed.
+    left at None are not passed. ``wrap``, given the middleware, returns the app the
+    server runs (something in front of it, like Django's static files handler).
     """
     prepare_process(env_file, app_dir)
     config = Config(
@@ -78,14 +81,16 @@ def serve(
         drain_timeout=drain_timeout,
         hold_timeout=hold_timeout,
         reload_mode=reload_mode,  # type: ignore[arg-type]
+        follow=follow,
+        poll=poll,
     )
     middleware, server = wrap_app(app, config, app_dir, server, reload=reload)
-    srv, bound_host, bound_port = bind_server(middleware, server, host, port, server_options)
+    srv, bound_host, bound_port = bind_server(middleware, server, host, port, server_options, wrap)
     announce(app, middleware, srv, bound_host, bound_port, env_file)
     if on_ready is not None:
         on_ready(bound_host, bound_port)
     restart = Restart(stop=srv.shutdown)
-    set_restart_handler(restart.request)
+    watch_for_restarts(middleware, restart.request)
     interrupted = False
     try:
         with sigterm_as_interrupt():
@@ -100,7 +105,6 @@ def serve(
                     before_exec=middleware.close,
                 )  # returns only if the exec failed
     finally:
-        set_restart_handler(None)
         logger.warning("hotwsgi: stopped", extra={"status_line": True})
         middleware.close()
         close = getattr(srv, "close", None)
@@ -130,7 +134,7 @@ def wrap_app(app: Any, config: Config, app_dir: str | None, server: str, *, relo
     (:func:`broken_app`) that shows the error on a WSGI server, so the socket
     stays open and the next save restarts again.
     """
-    from ..adapters.middleware import HotReloadMiddleware
+    from ..adapters.middleware import HotReloadMiddleware, settings_of
 
     restarted = was_restarted()
     if restarted:
@@ -143,13 +147,18 @@ def wrap_app(app: Any, config: Config, app_dir: str | None, server: str, *, relo
         middleware = broken_app(exc, config, app_dir)
         if server in ("auto", "uvicorn", "hypercorn"):
             server = "werkzeug"
-    if middleware.config is not config and isinstance(app, str):
+    if isinstance(middleware, HotReloadMiddleware) and settings_of(middleware) is not config and isinstance(app, str):
         logger.info("hotwsgi: %s is already wrapped in HotReloadMiddleware; using its settings", app)
     return middleware, server
 
 
 def bind_server(
-    middleware: Any, server: str, host: str, port: int, server_options: dict[str, Any]
+    middleware: Any,
+    server: str,
+    host: str,
+    port: int,
+    server_options: dict[str, Any],
+    wrap: Callable[[Any], Any] | None = None,
 ) -> tuple[Any, str, int]:
     """Step 3: the server adapter, bound (a port in use fails here, before anything is served)."""
     from .servers import load_server
@@ -158,7 +167,7 @@ def bind_server(
     try:
         adapter = load_server(server, interface)
         options = {k: v for k, v in server_options.items() if v is not None}
-        srv = adapter.Server(middleware, host=host, port=port, **options)
+        srv = adapter.Server(middleware if wrap is None else wrap(middleware), host=host, port=port, **options)
         middleware.server_name = srv.name
         bound_host, bound_port = srv.bind()
     except BaseException:
@@ -199,9 +208,19 @@ def announce(
         )
 
 
+def watch_for_restarts(middleware: Any, request: Callable[[str], None]) -> None:
+    """Step 5: a change that no reload can apply calls ``request(reason)`` (the adapters' stop, then exec)."""
+    from ..adapters.middleware import HotReloadMiddleware, set_restart_handler
+
+    if isinstance(middleware, HotReloadMiddleware):
+        set_restart_handler(middleware, request)  # False (nothing to do) when reloading is off
+    else:
+        middleware.restart_handler = request  # the stand-in of broken_app()
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Step 5: SIGTERM stops the server as Ctrl-C does (on the main thread; elsewhere nothing changes)."""
+    """Step 6: SIGTERM stops the server as Ctrl-C does (on the main thread; elsewhere nothing changes)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -224,7 +243,8 @@ def broken_app(error: HotwsgiError, config: Config, app_dir: str | None) -> Any:
     """
     from ..engine.watch import PathFilter, Watcher
 
-    text = f"{error}\n\n{getattr(error, 'user_traceback', '') or ''}".rstrip() + "\n"
+    details = error.user_traceback if isinstance(error, AppImportError) else None
+    text = f"{error}\n\n{details or ''}".rstrip() + "\n"
     body = ("hotwsgi: the app does not import; fix it and save, the server restarts by itself.\n\n" + text).encode()
     logger.error("hotwsgi: the app does not import after the restart; waiting for the next save\n%s", text.rstrip())
     roots = list(config.watch or (app_dir or os.getcwd(),))
@@ -235,12 +255,14 @@ def broken_app(error: HotwsgiError, config: Config, app_dir: str | None) -> Any:
 
         def __init__(self) -> None:
             self.config = config
-            self._watcher = Watcher(roots, PathFilter(roots, config.all_include, config.all_exclude), self._changed)
+            #: Set by serve() once the server runs: asks for the next restart.
+            self.restart_handler: Callable[[str], None] | None = None
+            path_filter = PathFilter(roots, config.all_include, config.all_exclude)
+            self._watcher = Watcher(roots, path_filter, self._changed, poll=config.poll)
 
         def _changed(self, paths: set[str]) -> None:
-            restart = restart_handler()  # set by serve() once the server runs
-            if restart is not None:
-                restart(f"{relpath(sorted(paths)[0])} changed while the app did not import")
+            if self.restart_handler is not None:
+                self.restart_handler(f"{relpath(sorted(paths)[0])} changed while the app did not import")
 
         def in_flight(self) -> int:
             return 0

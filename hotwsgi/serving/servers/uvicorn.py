@@ -36,7 +36,8 @@ async def let_fresh_connections_speak(connections: Any, grace: float = FRESH_GRA
     deadline = loop.time() + grace
     while True:
         await asyncio.sleep(0.01)  # lets connections accepted just before the stop be set up
-        if loop.time() >= deadline or all(getattr(c, "cycle", True) is not None for c in list(connections)):
+        fresh = [c for c in list(connections) if getattr(c, "cycle", True) is None and not c.transport.is_closing()]
+        if not fresh or loop.time() >= deadline:
             return
 
 
