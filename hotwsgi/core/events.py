@@ -55,8 +55,11 @@ class Host(Protocol):
 class ReloadListener(Protocol):
     """Hears about reloads; called on the reload thread. Must neither raise nor block."""
 
+    def on_swap(self, generation: int) -> None:
+        """The new app is current, and the gate is still closed: no request has seen it yet."""
+
     def on_result(self, result: ReloadResult) -> None:
-        """A reload ended, well or not (``result.ok``)."""
+        """A reload ended, well or not (``result.ok``); the gate is open again."""
 
     def on_static_change(self, paths: list[str]) -> None:
         """Watched files that are no module changed (CSS, JS): nothing was re-run."""

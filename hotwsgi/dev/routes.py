@@ -80,7 +80,7 @@ class DevFeatures:
     """Status endpoint, error header and live reload for one middleware.
 
     It is a :class:`~hotwsgi.core.events.ReloadListener` of the middleware's reload
-    engine (``on_result`` and ``on_static_change``, both called on the reload
+    engine (``on_swap``, ``on_result`` and ``on_static_change``, all called on the reload
     thread) and only updates
     fields and publishes events there, so it never holds a reload up.
     """
@@ -96,11 +96,14 @@ class DevFeatures:
         self.active = livereload
 
     # -- engine events (reload thread) ---------------------------------------------------
+    def on_swap(self, generation: int) -> None:
+        # The failure is mended from the first request the new app serves.
+        self.error = None
+        self.header = None
+        self.active = self.livereload
+
     def on_result(self, result: ReloadResult) -> None:
         if result.ok:
-            self.error = None
-            self.header = None
-            self.active = self.livereload
             self.events.publish("reload", {"generation": result.generation})
             return
         details = error_details(result)

@@ -440,6 +440,9 @@ class Reloader:
             tx.commit()
             if self.config.follow:  # before the gate opens: held requests see followed objects
                 following = follow(old_modules, tx.fresh, is_user=self.index.is_user_module)
+            # Before the gate opens too: a request served by the new app must not carry
+            # the error header of the failure this reload mended.
+            self._notify("on_swap", self.generation)
         finally:
             self.host.resume()
         del old_modules
