@@ -120,3 +120,22 @@ def test_wait_open_wakes_waiters_on_several_loops() -> None:
     for t in threads:
         t.join(5)
     assert woke == [True, True]
+
+
+def test_enter_says_whether_the_request_was_let_in_or_timed_out() -> None:
+    gate = AsyncGate()
+
+    async def main() -> tuple[bool, bool]:
+        let_in = await gate.enter(1)  # open: in at once
+        gate.leave()
+        gate.close()
+        # A reload longer than a second: the request waits through it (hold_timeout 10 s).
+        opening = threading.Timer(1.5, gate.open)
+        opening.start()
+        waited = await gate.enter(10)
+        opening.join()
+        gate.leave()
+        return let_in, waited
+
+    assert asyncio.run(main()) == (True, True)
+    assert gate.in_flight() == 0
