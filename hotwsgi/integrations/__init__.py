@@ -6,6 +6,7 @@ picks the ones that fit the app (see :func:`detect`).
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from ..core.events import Integration
@@ -20,4 +21,10 @@ def detect(app: Any) -> list[Integration]:
     of another framework pays nothing and imports nothing.
     """
     found: list[Integration] = []
+    if "bottle" in sys.modules:
+        from . import bottle
+
+        integration = bottle.detect(app)
+        if integration is not None:
+            found.append(integration)
     return found
