@@ -41,8 +41,44 @@ class ImportString:
         if self.call or factory:
             if not callable(obj):
                 raise NotAnAppError(f'"{self.text}" names a factory, but {type(obj).__name__} is not callable')
-            obj = obj()
+            needed = _required_arguments(obj)
+            if needed:
+                raise NotAnAppError(_factory_needs_arguments(self, obj, needed))
+            try:
+                obj = obj()
+            except Exception as exc:
+                summary, text = format_user_error(exc)
+                err = AppImportError(f'the factory "{self.text}" failed: {summary}')
+                err.user_traceback = text  # type: ignore[attr-defined]
+                raise err from None
         return obj
+
+
+def _required_arguments(func: Any) -> list[str]:
+    """The parameters ``func()`` would miss, called with no argument ([] when unknown)."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # a builtin or an odd callable: let the call tell
+        return []
+    return [
+        p.name
+        for p in signature.parameters.values()
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+
+
+def _factory_needs_arguments(spec: ImportString, func: Any, needed: list[str]) -> str:
+    names = ", ".join(needed)
+    if needed[:1] == ["global_config"]:
+        return (
+            f'"{spec.module}:{".".join(spec.attrs)}" is a PasteDeploy factory, main(global_config, **settings): '
+            f"serve the .ini file that names it (hotwsgi serve development.ini)"
+        )
+    return (
+        f'the factory "{spec.module}:{".".join(spec.attrs)}" needs arguments ({names}) and hotwsgi calls it with '
+        f"none: give them defaults, or add a function that calls it with them (def create_app(): return "
+        f'{func.__name__}(...)) and serve "{spec.module}:create_app()"'
+    )
 
 
 def _module_name_for_file(path: str) -> tuple[str, str]:
@@ -159,7 +195,52 @@ def check_app(app: Any, described_as: str) -> Any:
         )
     if isinstance(app, ModuleType):
         raise NotAnAppError(f"{described_as} is a module, not an app; name the app in it, like module:app")
+    if _is_paste_factory(app):
+        raise NotAnAppError(
+            f"{described_as} is a PasteDeploy factory, main(global_config, **settings): "
+            f"serve the .ini file that names it (hotwsgi serve development.ini)"
+        )
+    problem = _signature_problem(app)
+    if problem is not None:
+        raise NotAnAppError(
+            f"{described_as} {problem}, so it is neither a WSGI app (environ, start_response) "
+            f"nor an ASGI app (scope, receive, send); point at the app object"
+        )
     return app
+
+
+def _is_paste_factory(app: Any) -> bool:
+    if not inspect.isfunction(app):
+        return False
+    first = next(iter(inspect.signature(app).parameters), None)
+    return first == "global_config"
+
+
+def _signature_problem(app: Any) -> str | None:
+    """Why ``app`` cannot be called as a WSGI or ASGI app, or None when it can (or we cannot tell)."""
+    try:
+        signature = inspect.signature(app)
+    except (TypeError, ValueError):  # builtins, C extensions, odd descriptors: give them the benefit
+        return None
+    for arity in (2, 3):
+        try:
+            signature.bind(*([None] * arity))
+        except TypeError:
+            continue
+        return None
+    if isinstance(app, type) and _asgi2_instance(app):
+        return None  # ASGI 2: App(scope) makes an instance awaited with (receive, send)
+    params = [p for p in signature.parameters.values() if p.kind not in (p.VAR_KEYWORD, p.KEYWORD_ONLY)]
+    shown = ", ".join(p.name for p in params)
+    what = "a class whose constructor" if isinstance(app, type) else "a callable that"
+    if inspect.isfunction(app) or inspect.ismethod(app):
+        what = f"the function {app.__name__}() that"
+    return f"is {what} takes ({shown})"
+
+
+def _asgi2_instance(cls: type) -> bool:
+    call = getattr(cls, "__call__", None)  # noqa: B004 - the method, not callability
+    return call is not None and inspect.iscoroutinefunction(call)
 
 
 def _article(noun: str) -> str:
