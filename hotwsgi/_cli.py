@@ -67,11 +67,11 @@ def cli() -> None:
     "--server",
     default="auto",
     show_default=True,
-    type=click.Choice(["auto", *SERVERS]),
-    help="Server to run on; auto is werkzeug for WSGI apps, uvicorn for ASGI apps.",
+    metavar="NAME",
+    help=f"Server to run on: auto, {', '.join(SERVERS)}; auto is werkzeug for WSGI apps, uvicorn for ASGI apps.",
 )
 @click.option("--uds", default=None, help="Listen on this unix socket instead of host:port (flup-fcgi).")
-@click.option("--threads", default=None, type=click.IntRange(1), help="Worker threads (cheroot, cherrypy).")
+@click.option("--threads", default=None, type=click.IntRange(1), help="Worker threads (cheroot, cherrypy, waitress).")
 @click.option("--factory", is_flag=True, help="APP names a function that returns the app.")
 @click.option("--app-dir", default=None, help="Folder to import APP from (put first on sys.path).")
 @click.option(

@@ -15,6 +15,11 @@ pytestmark = pytest.mark.server
 
 FILES = {
     "web.py": """
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return [b"an app"]
+
+
         def render(environ):
             return [b"one argument"]
 
@@ -76,7 +81,7 @@ def test_paste_factory_points_at_the_ini_file(site: Path, args: list[str]) -> No
 def test_factory_that_raises_shows_the_users_traceback_only(site: Path) -> None:
     code, out = run_cli(["serve", "web:broken()", "--port", "0"], site)
     assert code == 1, out
-    assert "RuntimeError: the database is down (web.py, line 14)" in out
+    assert "RuntimeError: the database is down (web.py, line 19)" in out
     assert "hotwsgi/" not in out and "click/" not in out
 
 
@@ -126,3 +131,8 @@ def test_error_in_a_module_venusian_imported_names_the_users_file(tmp_path: Path
         assert server.text() == "200 one"
         write_file(views, good.replace('"one"', '"two"'), dedent=False)
         wait_for(lambda: server.text() == "200 two", what="the fixed view")
+
+
+def test_unknown_server_lists_the_choices_and_points_at_the_middleware(site: Path) -> None:
+    code, out = run_cli(["serve", "web:app", "--server", "bjoern", "--port", "0"], site)
+    assert_short_error(code, out, 'unknown server "bjoern"', "waitress", "granian", "HotReloadMiddleware")
