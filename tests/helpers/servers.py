@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +32,14 @@ VERSIONED_APP = {
             return [body]
     """,
 }
+
+
+def free_port() -> int:
+    """A port free right now, for servers that cannot report the port 0 gave them (granian's
+    workers each bind their own, waitress-serve logs it at a level nobody shows)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def set_version(root: Path, n: int) -> None:
