@@ -8,9 +8,11 @@ import sys
 from typing import ClassVar
 
 import click
+from click.core import ParameterSource
 
 from . import __version__
 from .exceptions import HotwsgiError
+from .serving.paste import apply_ini, is_ini
 from .serving.pyproject import find_pyproject, load_settings
 from .serving.serve import serve
 from .serving.servers import SERVERS
@@ -159,7 +161,8 @@ def serve_command(
     livereload: bool,
     log_level: str,
 ) -> None:
-    """Serve APP (module:app, path/to/file.py:app or module:create_app()) and reload it in-process.
+    """Serve APP (module:app, path/to/file.py:app, module:create_app() or a PasteDeploy
+    development.ini) and reload it in-process.
 
     Defaults come from HOTWSGI_* environment variables (HOTWSGI_PORT=9000) and
     from [tool.hotwsgi] in pyproject.toml; flags win over both.
@@ -174,6 +177,11 @@ def serve_command(
         )
         sys.exit(1)
     try:
+        if is_ini(app):  # PasteDeploy (Pyramid): the file names the app and the server's defaults
+            given = click.get_current_context().get_parameter_source
+            app, host, port, server, reload_include = apply_ini(
+                app, lambda name: given(name) is not ParameterSource.DEFAULT, host, port, server, reload_include
+            )
         serve(
             app,
             host=host,

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from ..exceptions import AppImportError, NotAnAppError
 from .errors import format_user_error
 
-__all__ = ("ImportString", "app_interface", "check_app", "import_app_module", "parse_import_string")
+__all__ = ("AppTarget", "ImportString", "app_interface", "check_app", "import_app_module", "parse_import_string")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +26,10 @@ class ImportString:
     attrs: tuple[str, ...]
     call: bool
     path_entry: str | None = None  # a directory to put on sys.path for file paths
+    #: What a factory is called with, when it takes arguments (PasteDeploy's
+    #: ``main(global_config, **settings)``): positional and keyword arguments.
+    call_args: tuple[Any, ...] = ()
+    call_kwargs: tuple[tuple[str, Any], ...] = ()
 
     def lookup(self, module: ModuleType, *, factory: bool = False) -> Any:
         obj: Any = module
@@ -41,11 +45,11 @@ class ImportString:
         if self.call or factory:
             if not callable(obj):
                 raise NotAnAppError(f'"{self.text}" names a factory, but {type(obj).__name__} is not callable')
-            needed = _required_arguments(obj)
+            needed = [] if self.call_args or self.call_kwargs else _required_arguments(obj)
             if needed:
                 raise NotAnAppError(_factory_needs_arguments(self, obj, needed))
             try:
-                obj = obj()
+                obj = obj(*self.call_args, **dict(self.call_kwargs))
             except Exception as exc:
                 summary, text = format_user_error(exc)
                 err = AppImportError(f'the factory "{self.text}" failed: {summary}')
@@ -94,8 +98,25 @@ def _module_name_for_file(path: str) -> tuple[str, str]:
     return ".".join(parts), directory
 
 
+class AppTarget(str):
+    """An app named by an :class:`ImportString` built elsewhere (from a PasteDeploy ``.ini``).
+
+    It reads as the text the user typed (``development.ini``), and wherever an import
+    string is accepted, :func:`parse_import_string` hands back its ``spec``.
+    """
+
+    spec: ImportString
+
+    def __new__(cls, text: str, spec: ImportString) -> AppTarget:
+        target = super().__new__(cls, text)
+        target.spec = spec
+        return target
+
+
 def parse_import_string(text: str, *, app_dir: str | None = None) -> ImportString:
     """Parse ``module:attr``, ``module:obj.attr``, ``module:factory()`` or ``path/file.py:attr``."""
+    if isinstance(text, AppTarget):
+        return text.spec
     # One colon separates module and attribute (a Windows drive may add another).
     if not isinstance(text, str) or text.count(":") - bool(os.path.splitdrive(text)[0]) != 1:
         raise AppImportError(f'"{text}" is not an import string: write it as "module:attribute", e.g. "myapp:app"')
