@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import threading
 from typing import Any
 
@@ -91,11 +92,18 @@ class Server:
         )
 
         async def run() -> None:
+            loop = asyncio.get_running_loop()
             with self._lock:
                 if self._stop_requested:
                     return
                 self._embedded = embedded
-                self._loop = asyncio.get_running_loop()
+                self._loop = loop
+            if threading.current_thread() is threading.main_thread():
+                # Ctrl-C and SIGTERM stop granian the way it stops itself: the app's lifespan
+                # shutdown runs, responses in progress finish. (A KeyboardInterrupt would cancel
+                # every task instead.)
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(signum, lambda: loop.create_task(self._stop(embedded)))
             await embedded.serve()
 
         from granian.errors import FatalError
@@ -114,12 +122,21 @@ class Server:
         if embedded.interrupt_children and not self._stop_requested:
             raise HotwsgiError("granian's worker stopped unexpectedly (see above); start the server again")
 
+    async def _stop(self, embedded: Any) -> None:
+        # granian waits for open connections before it runs the lifespan shutdown, which is
+        # where hotwsgi would end them: end event streams and websockets first, so a stop
+        # never hangs on a browser tab.
+        close = getattr(self.app, "_close_connections", None)
+        if close is not None:
+            await close()
+        embedded.stop()
+
     def shutdown(self) -> None:
         with self._lock:
             self._stop_requested = True
             loop, embedded = self._loop, self._embedded
         if loop is not None and embedded is not None:
-            loop.call_soon_threadsafe(embedded.stop)
+            asyncio.run_coroutine_threadsafe(self._stop(embedded), loop)
 
     def close(self) -> None:
         if self._socket is not None:
