@@ -26,10 +26,13 @@ def edit(path: Path, old: str, new: str) -> None:
     write_file(path, source.replace(old, new), dedent=False)
 
 
-def test_example_route_edit_deleted_route_and_template(tmp_path: Path) -> None:
+@pytest.mark.parametrize("server_name", ["werkzeug", "waitress"])
+def test_example_route_edit_deleted_route_and_template(tmp_path: Path, server_name: str) -> None:
+    pytest.importorskip(server_name)
     root = copy_example(tmp_path)
     app = root / "app.py"
-    with serve(["serve", "app:application", "--app-dir", str(root), "--port", "0"], tmp_path) as server:
+    argv = ["serve", "app:application", "--app-dir", str(root), "--server", server_name, "--port", "0"]
+    with serve(argv, tmp_path) as server:
         assert server.text("/") == "200 Hello from Bottle"
         assert server.text("/hello/you") == "200 <p>Hello you!</p>\n"
 
