@@ -110,6 +110,8 @@ def _server_defaults(path: str, global_conf: dict[str, Any]) -> tuple[str | None
             host, _, port_text = first.rpartition(":")
         else:
             host = first
+    if host == "*":  # waitress: every interface
+        host = "0.0.0.0"
     port = None
     if port_text:
         try:
