@@ -11,8 +11,8 @@ starts, :func:`ensure_visible`:
   the root logger, or on ``hotwsgi``), it stays silent and theirs print the line.
 
 In a worker process of a server that runs several (gunicorn, uWSGI, granian) the lines
-name the worker (``hotwsgi[pid 1234]: ...``). Where the app or the server configured
-logging, their format decides; ``%(process)d`` names the worker there.
+name the worker (``hotwsgi[pid 1234]: ...``), whoever's handler prints them
+(:class:`WorkerName`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sys
 
 from .deploy import deployment_in_process
 
-__all__ = ("FallbackHandler", "ensure_visible")
+__all__ = ("FallbackHandler", "WorkerName", "ensure_visible")
 
 LOGGER = "hotwsgi"
 
@@ -33,7 +33,6 @@ class FallbackHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
-        self.pid = os.getpid()
 
     def emit(self, record: logging.LogRecord) -> None:
         if _other_handler(logging.getLogger(record.name), self):
@@ -42,10 +41,25 @@ class FallbackHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
     def format(self, record: logging.LogRecord) -> str:
-        text = record.getMessage() if record.exc_info is None else super().format(record)
-        if _several_workers(self.pid) and text.startswith("hotwsgi: "):
-            text = f"hotwsgi[pid {os.getpid()}]: " + text[len("hotwsgi: ") :]
-        return text
+        return record.getMessage() if record.exc_info is None else super().format(record)
+
+
+class WorkerName(logging.Filter):
+    """On hotwsgi's loggers: in a worker process, ``hotwsgi: ...`` becomes ``hotwsgi[pid N]: ...``.
+
+    A logger's filter sees each record once, before any handler, whoever configured
+    the handlers: the line names the worker in their format too.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pid = os.getpid()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.msg
+        if isinstance(msg, str) and msg.startswith("hotwsgi: ") and _several_workers(self.pid):
+            record.msg = f"hotwsgi[pid {os.getpid()}]: " + msg[len("hotwsgi: ") :]
+        return True
 
 
 def _other_handler(logger: logging.Logger | None, own: logging.Handler) -> bool:
@@ -67,11 +81,18 @@ def _several_workers(first_pid: int) -> bool:
     return multiprocessing is not None and multiprocessing.parent_process() is not None
 
 
+#: One for the process, made where hotwsgi was imported (a worker forked later differs in pid).
+_WORKER_NAME = WorkerName()
+
+
 def ensure_visible() -> None:
     """Let the reload lines show under any server (see the module's docstring); idempotent."""
     logger = logging.getLogger(LOGGER)
-    if any(isinstance(handler, FallbackHandler) for handler in logger.handlers):
-        return
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
-    logger.addHandler(FallbackHandler())
+    if not any(isinstance(handler, FallbackHandler) for handler in logger.handlers):
+        logger.addHandler(FallbackHandler())
+    # Records pass the filters of the logger they are made on only: every hotwsgi logger gets it.
+    for name, child in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith(LOGGER + ".") and isinstance(child, logging.Logger) and _WORKER_NAME not in child.filters:
+            child.addFilter(_WORKER_NAME)

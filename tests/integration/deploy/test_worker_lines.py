@@ -34,10 +34,15 @@ WRAPPED = {
 }
 
 LINE = re.compile(r"hotwsgi\[pid (\d+)\]: version\.py -> generation 1 in")
+#: The app's own logging setup, as many apps have one.
+LOGGING = 'import logging\nlogging.basicConfig(level=logging.INFO, format="APP %(message)s")\n'
 
 
-def test_two_gunicorn_workers_each_name_themselves(tmp_path: Path) -> None:
+@pytest.mark.parametrize("app_logging", [False, True], ids=["nothing-configured", "app-configured"])
+def test_two_gunicorn_workers_each_name_themselves(tmp_path: Path, app_logging: bool) -> None:
     make_project(tmp_path, WRAPPED)
+    if app_logging:
+        write_file(tmp_path / "web.py", LOGGING + (tmp_path / "web.py").read_text(), dedent=False)
     argv = [sys.executable, "-m", "gunicorn", "-b", "127.0.0.1:0", "-w", "2", "web:app"]
     server = ServerProcess([], tmp_path, command=argv)
     server.stop_wait = 10.0
@@ -58,5 +63,8 @@ def test_two_gunicorn_workers_each_name_themselves(tmp_path: Path) -> None:
         answers = {text_of(url) for _ in range(20)}
         assert all(a.startswith("200 version 2 pid ") for a in answers), answers
         assert {f"pid {pid}" for pid in LINE.findall(server.log)} == {a.split(" ", 3)[3] for a in seen}
+        lines = [line for line in server.log.splitlines() if LINE.search(line)]
+        assert len(lines) == 2, server.log  # once each: through the app's handler or ours, never both
+        assert all(line.startswith("APP " if app_logging else "hotwsgi[") for line in lines), lines
     finally:
         server.stop()

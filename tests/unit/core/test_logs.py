@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import Iterator
 
 import pytest
 
-from hotwsgi.core.logs import FallbackHandler, ensure_visible
+from hotwsgi.core.logs import FallbackHandler, WorkerName, ensure_visible
 
 
 def no_root_handlers() -> None:
@@ -70,10 +71,23 @@ def test_a_level_someone_set_is_kept(bare_logging: Stderr) -> None:
     assert bare_logging.getvalue() == ""
 
 
-def test_in_a_forked_worker_the_line_names_it(bare_logging: Stderr) -> None:
+@pytest.mark.parametrize("configured", [False, True])
+def test_in_a_forked_worker_the_line_names_it(bare_logging: Stderr, configured: bool) -> None:
     no_root_handlers()
+    theirs = io.StringIO()
+    if configured:
+        handler = logging.StreamHandler(theirs)
+        handler.setFormatter(logging.Formatter("APP %(message)s"))
+        logging.getLogger().addHandler(handler)
     ensure_visible()
-    handler = next(h for h in logging.getLogger("hotwsgi").handlers if isinstance(h, FallbackHandler))
-    handler.pid = -1  # as if created in the parent before a fork
-    logging.getLogger("hotwsgi.engine.reloader").info("hotwsgi: views.py -> generation 1")
-    assert bare_logging.getvalue().startswith("hotwsgi[pid ")
+    ensure_visible()
+    reloader = logging.getLogger("hotwsgi.engine.reloader")
+    names = [f for f in reloader.filters if isinstance(f, WorkerName)]
+    assert len(names) == 1
+    pid, names[0].pid = names[0].pid, -1  # as if made in the parent before a fork
+    try:
+        reloader.info("hotwsgi: views.py -> generation 1")
+    finally:
+        names[0].pid = pid
+    printed = theirs.getvalue() if configured else bare_logging.getvalue()
+    assert printed.startswith(("APP " if configured else "") + f"hotwsgi[pid {os.getpid()}]: views.py")
