@@ -16,6 +16,7 @@ from __future__ import annotations
 import configparser
 import importlib.util
 import os
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -58,6 +59,11 @@ def load_ini(text: str) -> IniApp:
         raise ServerNotInstalledError(f'serving "{text}" needs PasteDeploy: pip install "hotwsgi[paste]"')
     from paste.deploy import loadwsgi
 
+    # Like a path in an import string: the project next to the file imports without an
+    # install (use = call:tutorial:main), from any working directory.
+    here = os.path.dirname(path)
+    if here not in sys.path:
+        sys.path.insert(0, here)
     try:
         context = loadwsgi.loadcontext(loadwsgi.APP, f"config:{path}", name=name)
     except (LookupError, configparser.Error) as exc:

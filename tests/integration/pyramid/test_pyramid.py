@@ -104,3 +104,13 @@ def test_missing_ini_and_a_broken_package_are_short_errors(tmp_path: Path) -> No
         "(tutorial/__init__.py, line 2)"
     )
     assert not any("paste/deploy" in line or "hotwsgi/" in line for line in lines), lines
+
+
+def test_call_factory_without_an_install_from_another_folder(tmp_path: Path) -> None:
+    root = copy_example(tmp_path)
+    shutil.rmtree(root / "tutorial-0.0.dist-info")  # not installed: use = call: names the factory
+    edit(root / "development.ini", "use = egg:tutorial", "use = call:tutorial:main")
+    with serve(["serve", "pyramid_app/development.ini", "--port", "0"], tmp_path) as server:
+        assert json.loads(server.get("/")[2])["version"] == 1
+        edit(root / "tutorial/views.py", '"version": 1', '"version": 2')
+        wait_for(lambda: json.loads(server.get("/")[2])["version"] == 2, what="the edited view")
