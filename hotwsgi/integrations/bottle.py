@@ -6,7 +6,9 @@ hooks, error handlers and plugins of the re-run modules to it once more: a delet
 route keeps answering, a hook runs once per generation. The same happens to an explicit
 ``Bottle()`` in a module that is not re-run (``app.py`` with ``from app import app`` in
 ``views.py``). So before the modules run again, everything they registered is dropped
-from those apps, and it is put back if the reload rolls back.
+from those apps, and it is put back if the reload rolls back. A child app mounted by a
+re-run module (``root.mount("/blog/", blog)``) is unmounted first and mounted afresh,
+where Bottle would fall back to mounting it a second time.
 
 Who registered what: a route's callback, a hook or an error handler belongs to the
 module that defines the function; a plugin or a route installed during a reload
@@ -54,6 +56,11 @@ def _function_module(obj: Any) -> str | None:
     return None
 
 
+_MISSING = object()
+#: What ``Bottle.mount`` writes into a mounted child's config.
+_MOUNT_KEYS = ("_mount.prefix", "_mount.app")
+
+
 class _Saved:
     """The contents ``before_run`` changed on one app, to put back on a rollback.
 
@@ -61,7 +68,7 @@ class _Saved:
     so everything is changed and restored in place.
     """
 
-    __slots__ = ("error_handler", "hooks", "plugins", "router", "routes")
+    __slots__ = ("error_handler", "hooks", "mounted", "mounts", "plugins", "router", "routes")
 
     def __init__(self, app: Any) -> None:
         self.routes: list[Any] = list(app.routes)
@@ -69,6 +76,12 @@ class _Saved:
         self.plugins: list[Any] = list(app.plugins)
         self.hooks: dict[str, list[Any]] = {name: list(funcs) for name, funcs in app._hooks.items()}
         self.error_handler: dict[int, Any] = dict(app.error_handler)
+        self.mounts: list[Any] = list(getattr(app, "_mounts", ()))
+        # A mount rewrites the child's route rules and config: what they were.
+        self.mounted = [
+            (child, [(r, r.rule) for r in child.routes], {k: child.config.get(k, _MISSING) for k in _MOUNT_KEYS})
+            for child in self.mounts
+        ]
 
     def restore(self, app: Any) -> None:
         app.routes[:] = self.routes
@@ -79,6 +92,16 @@ class _Saved:
             funcs[:] = self.hooks.get(name, ())
         app.error_handler.clear()
         app.error_handler.update(self.error_handler)
+        if hasattr(app, "_mounts"):
+            app._mounts[:] = self.mounts
+        for child, rules, config in self.mounted:
+            for route, rule in rules:
+                route.rule = rule
+            for key, value in config.items():
+                if value is not _MISSING:
+                    child.config[key] = value
+                elif key in child.config:
+                    del child.config[key]
         for route in app.routes:
             route.reset()
 
@@ -91,8 +114,9 @@ class BottleIntegration:
     def __init__(self, bottle: ModuleType, app: Any) -> None:
         self.bottle = bottle
         self.root = weakref.ref(app) if isinstance(app, bottle.Bottle) else None
-        # Route and plugin objects added while a reload ran -> the module that added them.
-        self.owners: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+        # app -> {route or plugin added to it while a reload ran -> the module that added it}.
+        # Per app: a mount adds the child's own Route objects to the parent.
+        self.owners: weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[Any, str]] = weakref.WeakKeyDictionary()
         self._saved: list[tuple[Any, _Saved]] = []
         self._patched: dict[str, Any] = {}
         self._ctx: ReloadContext | None = None
@@ -110,26 +134,26 @@ class BottleIntegration:
         for app in self._apps(ctx):
             saved = _Saved(app)
             self._saved.append((app, saved))
-            routes = [r for r in saved.routes if not self._owned(r, _route_callback(r), rerun)]
-            plugins = [p for p in saved.plugins if not self._owned(p, p, rerun)]
+            routes = [r for r in saved.routes if not self._owned(app, r, _route_callback(r), rerun)]
+            plugins = [p for p in saved.plugins if not self._owned(app, p, p, rerun)]
             for funcs in app._hooks.values():
-                funcs[:] = [f for f in funcs if not self._owned(f, f, rerun)]
+                funcs[:] = [f for f in funcs if not self._owned(app, f, f, rerun)]
             for code, handler in saved.error_handler.items():
-                if self._owned(handler, handler, rerun):
+                if self._owned(app, handler, handler, rerun):
                     del app.error_handler[code]
+            for child in saved.mounts:
+                merged = [r for r in saved.routes if r.app is child]
+                if any(r not in routes for r in merged):
+                    # Whoever mounted it, or the child itself, is re-run: the mount goes
+                    # as a whole, and a fresh mount() call brings it back.
+                    routes = [r for r in routes if r.app is not child]
+                    _forget_mount(app, child)
             if len(plugins) != len(saved.plugins):
                 app.plugins[:] = plugins
                 for route in routes:
                     route.reset()
             if len(routes) != len(saved.routes):
-                # Bottle's router cannot forget a rule: start it afresh (new containers,
-                # so the saved ones stay intact) and add back the routes kept.
-                router = app.router
-                router.__init__(strict=router.strict_order)
-                router.filters = saved.router["filters"]
-                app.routes[:] = routes
-                for route in routes:
-                    router.add(route.rule, route.method, route, name=route.name)
+                _set_routes(app, routes)
         self._patch()
 
     def after_run(self, ctx: ReloadContext) -> None:
@@ -177,15 +201,15 @@ class BottleIntegration:
                         add(inner)
         return list(found.values())
 
-    def _recorded(self, item: Any) -> str | None:
+    def _recorded(self, app: Any, item: Any) -> str | None:
         try:
-            return self.owners.get(item)
+            return self.owners.get(app, {}).get(item)
         except TypeError:  # not weak-referenceable
             return None
 
-    def _owned(self, item: Any, function: Any, rerun: Set[str]) -> bool:
-        """Did a module that is about to re-run register ``item``?"""
-        owner = self._recorded(item)
+    def _owned(self, app: Any, item: Any, function: Any, rerun: Set[str]) -> bool:
+        """Did a module that is about to re-run register ``item`` on ``app``?"""
+        owner = self._recorded(app, item)
         if owner is None:
             owner = _function_module(function)
             if owner is None and not isinstance(function, FunctionType):
@@ -206,16 +230,28 @@ class BottleIntegration:
         def recording_install(app: Any, plugin: Any) -> Any:
             integration._replace_twin(app, plugin)
             result = install(app, plugin)
-            integration._record(plugin)
+            integration._record(app, plugin)
             return result
 
         def recording_add_route(app: Any, route: Any) -> Any:
-            integration._record(route)
+            integration._record(app, route)
             return add_route(app, route)
 
-        self._patched = {"install": install, "add_route": add_route}
+        mount = cls.mount
+
+        def remounting(app: Any, prefix: str, child: Any, **options: Any) -> Any:
+            if isinstance(child, cls) and child in getattr(app, "_mounts", ()):
+                # Mounted by the previous run of the module mounting it now (before the
+                # first reload hotwsgi cannot know who mounted what): mount it afresh,
+                # instead of Bottle's fallback that adds its routes a second time.
+                _set_routes(app, [r for r in app.routes if r.app is not child])
+                _forget_mount(app, child)
+            return mount(app, prefix, child, **options)
+
+        self._patched = {"install": install, "add_route": add_route, "mount": mount}
         cls.install = recording_install
         cls.add_route = recording_add_route
+        cls.mount = remounting
 
     def _unpatch(self) -> None:
         cls = self.bottle.Bottle
@@ -223,12 +259,12 @@ class BottleIntegration:
             setattr(cls, name, original)
         self._patched = {}
 
-    def _record(self, item: Any) -> None:
+    def _record(self, app: Any, item: Any) -> None:
         owner = _caller_module(self.bottle.__name__)
         if owner is None:
             return
         try:
-            self.owners[item] = owner
+            self.owners.setdefault(app, weakref.WeakKeyDictionary())[item] = owner
         except TypeError:  # not weak-referenceable: its function's module will do
             pass
 
@@ -239,10 +275,36 @@ class BottleIntegration:
         if kind.__module__ == self.bottle.__name__:
             return  # Bottle's own core plugins, installed by every Bottle()
         for old in list(app.plugins):
-            if type(old) is kind and old is not plugin and self._recorded(old) is None:
+            if type(old) is kind and old is not plugin and self._recorded(app, old) is None:
                 app.plugins.remove(old)
                 for route in app.routes:
                     route.reset()
+
+
+def _set_routes(app: Any, routes: list[Any]) -> None:
+    """Make ``routes`` the app's routes. Bottle's router cannot forget a rule: it starts
+    afresh (new containers, so a saved copy of the old ones stays intact)."""
+    router = app.router
+    filters = router.filters
+    router.__init__(strict=router.strict_order)
+    router.filters = filters
+    app.routes[:] = routes
+    for route in routes:
+        router.add(route.rule, route.method, route, name=route.name)
+
+
+def _forget_mount(app: Any, child: Any) -> None:
+    """Undo what ``app.mount(prefix, child)`` did to both apps (its routes are gone already)."""
+    prefix = child.config.get("_mount.prefix")
+    if isinstance(prefix, str):
+        for route in child.routes:
+            if route.rule.startswith(prefix):
+                route.rule = "/" + route.rule[len(prefix) :]
+    for key in _MOUNT_KEYS:
+        if key in child.config:  # not dict.pop: Bottle's config tells its overlays and listeners
+            del child.config[key]
+    if child in app._mounts:
+        app._mounts.remove(child)
 
 
 def _route_callback(route: Any) -> Any:

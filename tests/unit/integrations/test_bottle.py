@@ -101,3 +101,59 @@ def test_template_cache_cleared_after_a_reload(project: Project) -> None:
     bottle.TEMPLATES["cached"] = object()
     assert mw.reload([str(project.path("web.py"))]).ok
     assert "cached" not in bottle.TEMPLATES
+
+
+MOUNT_CORE = """
+from bottle import Bottle
+
+app = Bottle()
+blog = Bottle()
+
+
+@blog.route("/")
+def blog_index():
+    return "blog"
+"""
+
+MOUNT_WEB = """
+from {pkg}.core import app, blog
+
+
+@app.route("/")
+def home():
+    return "{word}"
+
+
+{mount}
+"""
+
+
+def write_web(project: Project, word: str, *, mount: bool = True, tail: str = "") -> None:
+    line = 'app.mount("/blog/", blog)' if mount else ""
+    project.write("web.py", MOUNT_WEB.format(pkg=project.pkg, word=word, mount=line) + tail)
+
+
+def test_a_mount_in_a_re_run_module_is_made_afresh_and_can_be_removed(project: Project) -> None:
+    project.write("core.py", MOUNT_CORE)
+    write_web(project, "one")
+    mw = project.middleware()
+    app = project.module("core").app
+    assert call(mw, "/blog/") == ("200 OK", "blog")
+    for word in ("two", "three", "four"):
+        write_web(project, word)
+        result = mw.reload([str(project.path("web.py"))])
+        assert result.ok, result.error  # Bottle's "mounted multiple times" warning would fail it
+        assert call(mw, "/") == ("200 OK", word)
+        assert call(mw, "/blog/") == ("200 OK", "blog")
+    assert [r.rule for r in app.routes] == ["/", "/blog/"]
+    assert [r.rule for r in project.module("core").blog.routes] == ["/blog/"]
+    # A failed reload puts the mount back as it was.
+    write_web(project, "five", tail="\nraise ValueError('half-typed')\n")
+    assert not mw.reload([str(project.path("web.py"))]).ok
+    assert call(mw, "/blog/") == ("200 OK", "blog")
+    assert [r.rule for r in app.routes] == ["/", "/blog/"]
+    # The mount line deleted: the blog is gone.
+    write_web(project, "six", mount=False)
+    assert mw.reload([str(project.path("web.py"))]).ok
+    assert call(mw, "/blog/")[0] == "404 Not Found"
+    assert call(mw, "/") == ("200 OK", "six")
