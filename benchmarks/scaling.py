@@ -60,11 +60,12 @@ def _load(modules: int, flavour: str) -> tuple[Any, dict[str, str], str]:
 def _wait_graph(mw: Any, timeout: float = 120) -> int:
     """Wait for the worker thread's own first graph build, so it does not race ours."""
     reloader = mw._reloader
-    want = sum(1 for _ in reloader.index.user_modules())
+    reloader.index.refresh()
+    want = len(reloader.index.user)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with reloader.graph.lock:
-            have = sum(1 for name, _ in reloader.index.user_modules() if name in reloader.graph)
+            have = sum(1 for name in list(reloader.index.user) if name in reloader.graph)
         if have >= want:
             return want
         time.sleep(0.01)

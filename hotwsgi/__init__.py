@@ -10,7 +10,7 @@ or from a shell: ``hotwsgi serve module:app``.
 
 from __future__ import annotations
 
-from .adapters.middleware import HotReloadMiddleware
+from .adapters import HotReloadMiddleware
 from .core.config import Config
 from .core.hooks import before_reload, currently_reloading, keep, on_reload, trigger_reload
 from .core.result import ReloadResult
@@ -20,7 +20,6 @@ from .exceptions import (
     HotwsgiError,
     NotAnAppError,
     PortInUseError,
-    ReloadError,
     ServerNotInstalledError,
 )
 from .serving.serve import serve
@@ -35,7 +34,6 @@ __all__ = (
     "HotwsgiError",
     "NotAnAppError",
     "PortInUseError",
-    "ReloadError",
     "ReloadResult",
     "ServerNotInstalledError",
     "__version__",

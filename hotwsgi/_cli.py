@@ -11,7 +11,7 @@ import click
 from click.core import ParameterSource
 
 from . import __version__
-from .exceptions import HotwsgiError
+from .exceptions import AppImportError, HotwsgiError
 from .serving.paste import apply_ini, is_ini
 from .serving.pyproject import find_pyproject, load_settings
 from .serving.serve import serve
@@ -130,6 +130,11 @@ def cli() -> None:
     help="Load environment variables from this file (python-dotenv) before importing APP; "
     "a change to it restarts the process.",
 )
+@click.option(
+    "--no-follow",
+    is_flag=True,
+    help="Leave old functions, classes and instances on the old code after a reload (a plain re-import).",
+)
 @click.option("--livereload", is_flag=True, help="Refresh open pages after each reload; show errors in the page.")
 @click.option(
     "--log-level",
@@ -158,6 +163,7 @@ def serve_command(
     drain_timeout: float,
     hold_timeout: float,
     env_file: str | None,
+    no_follow: bool,
     livereload: bool,
     log_level: str,
 ) -> None:
@@ -196,6 +202,7 @@ def serve_command(
             drain_timeout=drain_timeout,
             hold_timeout=hold_timeout,
             livereload=livereload,
+            follow=not no_follow,
             env_file=env_file,
             reload_dirs=reload_dirs,
             reload_include=reload_include,
@@ -204,7 +211,7 @@ def serve_command(
             threads=threads,
         )
     except HotwsgiError as exc:
-        user_traceback = getattr(exc, "user_traceback", None)
+        user_traceback = exc.user_traceback if isinstance(exc, AppImportError) else None
         if user_traceback:
             click.echo(user_traceback.rstrip(), err=True)
         click.echo(f"Error: {exc}", err=True)

@@ -8,7 +8,6 @@ __all__ = (
     "HotwsgiError",
     "NotAnAppError",
     "PortInUseError",
-    "ReloadError",
     "ServerNotInstalledError",
 )
 
@@ -29,8 +28,16 @@ class AppImportError(HotwsgiError):
     """An import string such as ``"pkg.web:app"`` could not be resolved.
 
     Raised for a malformed string, a module that fails to import or a missing
-    attribute. The message quotes the string the user typed.
+    attribute. The message quotes the string the user typed; ``user_traceback``
+    is the traceback of the user's code when importing it raised (hotwsgi's own
+    frames left out), or None.
     """
+
+    user_traceback: str | None
+
+    def __init__(self, message: str, *, user_traceback: str | None = None) -> None:
+        super().__init__(message)
+        self.user_traceback = user_traceback
 
 
 class NotAnAppError(HotwsgiError):
@@ -43,14 +50,3 @@ class ServerNotInstalledError(HotwsgiError):
 
 class PortInUseError(HotwsgiError):
     """The address the server should listen on is already taken."""
-
-
-class ReloadError(HotwsgiError):
-    """A reload failed; the old app keeps serving.
-
-    ``result`` is the :class:`~hotwsgi.ReloadResult` describing the failure.
-    """
-
-    def __init__(self, message: str, result: object = None) -> None:
-        super().__init__(message)
-        self.result = result

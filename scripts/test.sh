@@ -34,4 +34,6 @@ if [ -n "$PACKAGES" ]; then
 fi
 .venv/bin/python -m ruff check hotwsgi tests benchmarks examples
 .venv/bin/python -m ruff format --check --quiet hotwsgi tests benchmarks examples
+# The layers of DESIGN.md (contracts in pyproject.toml): no layer imports one above it, no loops.
+.venv/bin/lint-imports --no-cache
 exec .venv/bin/python -m pytest "$@"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from ..types import Message, Receive, Send
@@ -46,8 +47,14 @@ class Generation:
 
     def done(self, conn: Connection) -> None:
         self.active -= 1
-        self.conns.discard(conn)
-        if self.active <= 0 and self.idle is not None and not self.idle.done():
+        if conn.task is not None:
+            self.conns.discard(conn)
+        if self.active <= 0 and self.idle is not None:
+            self.became_idle()
+
+    def became_idle(self) -> None:
+        """The last request on this generation ended: wake whoever waits for that (its retirement)."""
+        if self.idle is not None and not self.idle.done():
             self.idle.set_result(None)
 
     async def wait_idle(self, timeout: float) -> bool:
@@ -62,40 +69,34 @@ class Generation:
 
 
 class Connection:
-    """One request or websocket: wraps receive/send to see streaming and to close it on a reload."""
+    """One request or websocket: wraps receive/send to see streaming and to close it on a reload.
 
-    __slots__ = (
-        "_end",
-        "_receive",
-        "_send",
-        "cancelled",
-        "ended",
-        "finished",
-        "gate",
-        "gen",
-        "headers",
-        "racing",
-        "sending",
-        "task",
-        "websocket",
-    )
+    No ``__slots__``: the state a plain request never changes stays on the class, so
+    building one costs four attribute sets (it is built for every request).
+    """
 
-    def __init__(self, gen: Generation, gate: AsyncGate | None, receive: Receive, send: Send, websocket: bool) -> None:
+    websocket = False
+    racing = False  # receive() must be interruptible by a reload
+    sending = False
+    ended = False  # closed by a reload
+    finished = False  # the response or the websocket is complete
+    cancelled = False
+    task: asyncio.Task[Any] | None = None  # set once long-lived (a stream or a websocket)
+    headers: Any = None  # of the response, once it started
+    _end: asyncio.Future[None] | None = None
+
+    def __init__(self, gen: Generation, gate: AsyncGate | None, receive: Receive, send: Send) -> None:
         self.gen = gen
         self.gate = gate  # set while the request counts for the drain
         self._receive = receive
         self._send = send
-        self.websocket = websocket
-        self.racing = websocket  # receive() must be interruptible by a reload
-        self.sending = False
-        self.ended = False  # closed by a reload
-        self.finished = False  # the response or the websocket is complete
-        self.cancelled = False
-        self.task: asyncio.Task[Any] | None = None
-        self.headers: Any = None  # of the response, once it started
-        self._end: asyncio.Future[None] | None = None
-        if websocket:
-            self.long_lived()
+
+    def as_websocket(self) -> Connection:
+        """A websocket: never drained, always closable by a reload."""
+        self.websocket = True
+        self.racing = True
+        self.long_lived()
+        return self
 
     def long_lived(self) -> None:
         """From now on a reload does not wait for this connection; it closes it instead."""
@@ -106,8 +107,9 @@ class Connection:
         self.gen.conns.add(self)
 
     def leave(self) -> None:
-        if self.gate is not None:
-            self.gate.leave()
+        gate = self.gate
+        if gate is not None:
+            gate.leave()
             self.gate = None
         self.gen.done(self)
 
@@ -139,7 +141,25 @@ class Connection:
         task.cancel()
         return self._disconnect()
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
+        """The ``send`` the app gets: a plain function returning the awaitable the app awaits.
+
+        A response that starts and ends in one body, on a generation still serving (the
+        common case), goes straight to the server's ``send``, with no coroutine of ours
+        in between: this is the per-request cost of reloading. Everything else (a
+        stream, a websocket, a connection a reload touches) takes :meth:`_send_tracked`.
+        """
+        if self.task is None and not self.ended and not self.gen.retired:
+            kind = message["type"]
+            if kind == "http.response.start":
+                self.headers = message.get("headers")
+                return self._send(message)
+            if kind == "http.response.body" and not message.get("more_body", False):
+                self.finished = True
+                return self._send(message)
+        return self._send_tracked(message)
+
+    async def _send_tracked(self, message: Message) -> None:
         if self.ended:
             raise ClosedByReload("the connection was closed by a hotwsgi reload")
         kind = message["type"]

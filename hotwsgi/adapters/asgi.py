@@ -25,9 +25,11 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from ..core.config import Config
 from ..core.errors import format_user_error
 from ..core.result import ReloadResult
 from ..dev.routes import MARK as DEV_MARK
+from ..dev.routes import DevFeatures
 from ..types import Receive, Scope, Send
 from .aconn import END_GRACE, Connection, Generation
 from .agate import AsyncGate
@@ -61,7 +63,7 @@ def _log_late_failure(future: concurrent.futures.Future[None]) -> None:
         logger.error("hotwsgi: %s; serving without it", future.exception())
 
 
-class ASGIHotReloadMiddleware(HotReloadMiddleware):
+class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
     """The ASGI flavour; ``HotReloadMiddleware(app)`` returns one for an ASGI app.
 
     On top of what the WSGI flavour does:
@@ -81,13 +83,11 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
       ``hotwsgi serve module:app`` instead.
     """
 
-    def __init__(self, app: Any, **options: Any) -> None:
-        if self.__dict__.get("_initialized"):
-            return  # handed back by __new__ during a reload of the wrapping module
-        # Set up before the base class starts the reloader thread, which may
-        # call the Host methods below at once.
+    def _setup(self, app: Any, config: Config) -> None:
+        # Before the reloader thread starts, which may call the Host methods below at once.
+        super()._setup(app, config)
         self._agate = AsyncGate()
-        self._gen = Generation(self.__dict__["_prepared"][0], 0)
+        self._gen = Generation(app, 0)
         self._next: Generation | None = None
         self._swapped: Generation | None = None
         self._retiring: set[Generation] = set()
@@ -99,7 +99,6 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         self._tasks: set[Any] = set()
         self._base_state: dict[str, Any] = {}
         self._startup_error: str | None = None  # the first generation's, for servers that do not show it
-        super().__init__(app, **options)
 
     def _off_reason(self, inert: bool) -> str | None:
         reason = super()._off_reason(inert)
@@ -113,7 +112,8 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
 
     # -- serving -------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self.enabled:
+        own = self.__dict__  # not self.x: see WSGIHotReloadMiddleware.__call__
+        if not own["enabled"]:
             return await self.app(scope, receive, send)  # type: ignore[no-any-return]
         kind = scope["type"]
         if kind == "http":
@@ -124,25 +124,31 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
             return await self._serve_lifespan(scope, receive, send)
         else:
             return await self.app(scope, receive, send)  # type: ignore[no-any-return]
-        if self._loop is None:
+        if own["_loop"] is None:
             self._remember_loop()
-        dev = self._dev
+        dev: DevFeatures | None = own.get("_dev")
         if dev is not None and not websocket and (dev.active or "/__hotwsgi__/" in scope.get("path", "")):
             if scope.get(DEV_MARK) is not dev:  # not yet: it calls us again for the app
                 return await dev.asgi(scope, receive, send, self)
-        gate = self._agate
-        config = self.config
+        gate = own["_agate"]
+        config = own["_config"]
         counted = not websocket and not (config.exempt is not None and config.exempt(scope))
         if counted:
-            if not gate.try_enter() and not await gate.enter(config.hold_timeout):
-                logger.warning(
-                    "hotwsgi: a request waited hold_timeout=%ss for a reload; serving it now", config.hold_timeout
-                )
+            # AsyncGate.try_enter() inlined: this is the per-request cost of reloading.
+            next(gate._entered)
+            if gate.closed:
+                gate.leave()
+                if not await gate.enter(config.hold_timeout):
+                    logger.warning(
+                        "hotwsgi: a request waited hold_timeout=%ss for a reload; serving it now", config.hold_timeout
+                    )
         elif gate.closed:
             await gate.wait_open(config.hold_timeout)
-        gen = self._gen
+        gen = own["_gen"]
         gen.active += 1
-        conn = Connection(gen, gate if counted else None, receive, send, websocket)
+        conn = Connection(gen, gate if counted else None, receive, send)
+        if websocket:
+            conn.as_websocket()
         try:
             if gen.lifespan.status in ("new", "starting"):
                 await self._lazy_start(gen)  # or wait for the start under way
@@ -159,7 +165,17 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
                 raise
             # The app noticed the disconnect a reload caused; that is no error.
         finally:
-            conn.leave()
+            # Connection.leave() inlined, for the same reason.
+            left = conn.gate
+            if left is not None:
+                next(left._left)
+                if left.closed:
+                    left.notify_left()
+            if conn.task is not None:
+                gen.conns.discard(conn)
+            gen.active -= 1
+            if gen.active <= 0 and gen.idle is not None:
+                gen.became_idle()
 
     def reload(self, paths: Iterable[str | os.PathLike[str]] | None = None) -> ReloadResult | None:
         """Reload now and return the result (see :meth:`HotReloadMiddleware.reload`).
@@ -197,7 +213,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
 
     async def _lazy_start(self, gen: Generation) -> None:
         """The server did not run lifespan (or the reload could not): the first request does."""
-        timeout = self.config.hold_timeout
+        timeout = self._config.hold_timeout
         try:
             await asyncio.wait_for(self._start(gen, strict=False), timeout)
         except LifespanFailed as exc:
@@ -229,8 +245,8 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
             elif message["type"] == "lifespan.shutdown":
                 await self._close_connections()
                 for old in list(self._retiring):
-                    await old.lifespan.shutdown(self.config.drain_timeout)
-                await self._gen.lifespan.shutdown(self.config.drain_timeout)
+                    await old.lifespan.shutdown(self._config.drain_timeout)
+                await self._gen.lifespan.shutdown(self._config.drain_timeout)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -246,7 +262,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         if ending:
             await asyncio.wait(ending, timeout=END_GRACE)
 
-    async def _retire(self, gen: Generation) -> None:
+    async def _retire_generation(self, gen: Generation) -> None:
         """Close the old generation's long-lived connections, wait for its last request, shut it down."""
         try:
             current = self._gen
@@ -262,7 +278,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
                     if conn.ended and conn.task is not None and not conn.task.done():
                         conn.cancelled = True
                         conn.task.cancel()
-                if not await gen.wait_idle(self.config.drain_timeout):
+                if not await gen.wait_idle(self._config.drain_timeout):
                     logger.warning(
                         "hotwsgi: %d request(s) still running on generation %d; shutting its lifespan down anyway",
                         gen.active,
@@ -270,7 +286,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
                     )
             async with gen.lifespan.lock:
                 pass  # a startup still under way (the server's first one) finishes first
-            await gen.lifespan.shutdown(self.config.drain_timeout)
+            await gen.lifespan.shutdown(self._config.drain_timeout)
         except Exception:
             # Nobody awaits this task: say what went wrong here.
             logger.exception("hotwsgi: retiring generation %d failed", gen.number)
@@ -299,7 +315,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         task.add_done_callback(self._tasks.discard)
 
     # -- Host protocol, called by the reloader (its worker thread, or reload()'s caller) --
-    def pause(self, drain_timeout: float) -> int:
+    def _pause(self, drain_timeout: float) -> int:
         self._agate.close()
         # prepare() may run on another thread (the engine runs imports on one
         # it can give up on) while this one waits: remember whether the
@@ -316,13 +332,13 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
             return 0
         return self._agate.drain(drain_timeout, give_up=lambda: self._loop_blocked)
 
-    def prepare(self, app: Any) -> Any:
+    def _prepare(self, app: Any) -> Any:
         gen = Generation(app, self.generation + 1, dict(self._base_state))
         loop = self._loop
         blocked = self._reload_blocks_loop or self._on_loop_thread()
         if self._lifespan_used and loop is not None and loop.is_running() and not blocked:
             strict = self._gen.lifespan.status in ("started", "stopped")
-            timeout = self.config.hold_timeout
+            timeout = self._config.hold_timeout
             future = asyncio.run_coroutine_threadsafe(self._start(gen, strict=strict), loop)
             deadline = time.monotonic() + timeout
             while True:
@@ -346,7 +362,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         self._next = gen
         return app
 
-    def swap(self, app: Any) -> Any:
+    def _swap(self, app: Any) -> Any:
         gen = self._next
         if gen is None or gen.app is not app:
             gen = Generation(app, self.generation + 1, dict(self._base_state))
@@ -356,18 +372,18 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware):
         self._swapped = old
         return old.app
 
-    def resume(self) -> None:
+    def _resume(self) -> None:
         self._agate.open()
         abandoned, self._next = self._next, None
         if abandoned is not None and abandoned.lifespan.status == "started":
             # The reload failed after the new app had started: stop it again.
-            self._run_on_loop(abandoned.lifespan.shutdown(self.config.drain_timeout))
+            self._run_on_loop(abandoned.lifespan.shutdown(self._config.drain_timeout))
 
-    def retire(self, app: Any) -> None:
+    def _retire(self, app: Any) -> None:
         old, self._swapped = self._swapped, None
         if old is None or old.app is not app:
             return
         old.retired = True
         if old.active or self._lifespan_used:
             self._retiring.add(old)
-            self._run_on_loop(self._retire(old))
+            self._run_on_loop(self._retire_generation(old))

@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
 
 from ..core import hooks as _hooks
 from ..core.claims import AppClaim, claim_in_reload
 from ..core.config import Config, reload_env_off
 from ..core.deploy import (
-    deployment_from_environ,
     deployment_in_process,
-    quiet_cherrypy_autoreloader,
     werkzeug_reloader_active,
 )
 from ..core.importer import ImportString, app_interface, check_app, import_app_module, parse_import_string
 from ..core.result import ReloadResult
-from ..dev.routes import MARK as DEV_MARK
 from ..dev.routes import DevFeatures
 from ..engine.home import AppHome, home_for_object, home_for_string
 from ..engine.reloader import Reloader
 from ..exceptions import ConfigError, HotwsgiError
 from ..integrations import detect
-from ..types import Environ, StartResponse
 from .gate import Gate
 
-__all__ = ("HotReloadMiddleware",)
+__all__ = ("HotReloadMiddleware", "set_restart_handler", "settings_of")
 
 logger = logging.getLogger(__name__)
 
@@ -76,58 +71,36 @@ class HotReloadMiddleware:
     - ``reload_timeout``: seconds a reload's module code may run before
       hotwsgi gives up on it (a module whose import never returns) and keeps
       the old app.
+    - ``follow``: after a reload, old functions, classes and instances run the
+      new code (True, the default); False leaves them as a plain re-import does.
     - ``livereload``: inject a script into HTML pages that refreshes them after
       each reload and shows a failed reload's error in the page.
     """
 
     __hotwsgi_middleware__ = True  # see core.importer.is_middleware
-    config: Config
+    #: The app now serving (the latest generation's).
     app: Any
+    #: Whether reloading is on.
+    enabled: bool
     #: The server's name for the status endpoint (``hotwsgi serve`` sets it).
     server_name: str | None = None
+    _config: Config
+    _gate: Gate
+    _reloader: Reloader | None
+    _home: AppHome | None
+    _check_deploy: bool
     # Status endpoint, error header and live reload (set while reloading is on).
     _dev: DevFeatures | None = None
+    # Flavours by interface, filled in by subclasses (``interface="wsgi"`` in the class line).
+    _flavours: ClassVar[dict[str, type[HotReloadMiddleware]]] = {}
 
-    def __new__(cls, app: Any = None, *args: Any, **kwargs: Any) -> HotReloadMiddleware:
-        caller = sys._getframe(1).f_globals
-        tx = _hooks.current_context()
-        claim = claim_in_reload(caller.get("__name__", ""))
-        if claim is not None:
-            existing = claim.middleware
-            fresh, _ = _load(app, bool(kwargs.get("factory", existing.config.factory)))
-            claim.hand_over(fresh)
-            return existing  # type: ignore[no-any-return]
-        factory = bool(kwargs.get("factory", False) or (kwargs.get("config") and kwargs["config"].factory))
-        resolved, spec = _load(app, factory)
-        if isinstance(resolved, HotReloadMiddleware):
-            # The import string names an app the user already wrapped.
-            return resolved
-        klass = cls
-        if cls is HotReloadMiddleware:
-            interface = kwargs.get("interface") or (kwargs["config"].interface if kwargs.get("config") else "auto")
-            if interface == "auto":
-                interface = app_interface(resolved)
-            if interface == "asgi":
-                try:
-                    from .asgi import ASGIHotReloadMiddleware
-                except ImportError as exc:  # pragma: no cover - until the ASGI side lands
-                    raise ConfigError("ASGI apps are not supported by this version of hotwsgi") from exc
-                klass = ASGIHotReloadMiddleware
-            else:
-                klass = WSGIHotReloadMiddleware
-        config = kwargs.get("config")
-        enabled = config.enabled if config is not None else kwargs.get("enabled")
-        if klass is WSGIHotReloadMiddleware and _why_off(tx is not None, enabled) is not None:
-            # Reloading is off for good: calls go straight to the app through
-            # functools.partial's C-level __call__, with no Python frame of ours.
-            self: HotReloadMiddleware = functools.partial.__new__(_WSGIPassThrough, resolved)
-        else:
-            self = object.__new__(klass)
-        self.__dict__["_prepared"] = (resolved, spec, caller, tx is not None)
-        return self
+    def __init_subclass__(cls, interface: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if interface is not None:
+            HotReloadMiddleware._flavours[interface] = cls
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         app: Any,
         *,
         enabled: bool | None = None,
@@ -142,11 +115,20 @@ class HotReloadMiddleware:
         factory: bool = False,
         livereload: bool = False,
         reload_timeout: float = 60.0,
+        follow: bool = True,
         config: Config | None = None,
-    ) -> None:
-        if self.__dict__.get("_initialized"):
-            return  # handed back by __new__ during a reload of the wrapping module
-        self._initialized = True
+    ) -> HotReloadMiddleware:
+        # The whole construction happens here, so that a re-run call can hand back
+        # the running middleware; ``__init__`` does nothing.
+        caller = sys._getframe(1).f_globals
+        claim = claim_in_reload(caller.get("__name__", ""))
+        if claim is not None:
+            # 1. The module that wrapped the app is being re-run by a reload: hand the
+            #    fresh app over and give back the running middleware (core.claims).
+            running: HotReloadMiddleware = claim.middleware
+            fresh, _ = _load(app, running._config.factory if config is None else config.factory)
+            claim.hand_over(fresh)
+            return running
         if config is None:
             config = Config(
                 enabled=enabled,
@@ -161,26 +143,57 @@ class HotReloadMiddleware:
                 factory=factory,
                 livereload=livereload,
                 reload_timeout=reload_timeout,
+                follow=follow,
             )
-        self.config = config
-        resolved, spec, caller, inert = self.__dict__.pop("_prepared")
-        self.app = resolved
+        # 2. The app itself, from an import string or the object given.
+        resolved, spec = _load(app, config.factory)
+        if isinstance(resolved, HotReloadMiddleware):
+            return resolved  # the import string names an app the user already wrapped
+        # 3. The flavour: WSGI or ASGI, from the app unless told.
+        flavour = cls if cls is not HotReloadMiddleware else _flavour_for(resolved, config.interface)
+        # 4. Off (deployed, HOTWSGI_RELOAD=0, a middleware built inside a reload): some
+        #    flavours have a pass-through that costs nothing per request.
+        inert = _hooks.current_context() is not None
+        off = _why_off(inert, config.enabled)
+        if off is not None:
+            passthrough = flavour._passthrough(resolved, config, inert)
+            if passthrough is not None:
+                return passthrough
+        # 5. A middleware that reloads (or is off for a reason found only now).
+        self = object.__new__(flavour)
+        self._setup(resolved, config)
+        self._begin_reloading(spec, caller, inert)
+        return self
+
+    def __init__(self, app: Any, **options: Any) -> None:
+        """Everything is done by ``__new__`` (see there); the signature is ``__new__``'s."""
+
+    @classmethod
+    def _passthrough(cls, app: Any, config: Config, inert: bool) -> HotReloadMiddleware | None:
+        """A middleware that only passes requests to ``app``, or None to build a full one that is off."""
+        return None
+
+    def _setup(self, app: Any, config: Config) -> None:
+        """The state every middleware has, on or off; flavours add theirs (before any thread starts)."""
+        self._config = config
+        self.app = app
         self._gate = Gate()
-        self._reloader: Reloader | None = None
+        self._reloader = None
         self._check_deploy = False
-        self.home: AppHome | None = None
-        reason = self._off_reason(inert)
-        if reason is not None:
-            self.enabled = False
-            if reason:
-                logger.info("hotwsgi: reloading is off: %s", reason)
+        self._home = None
+        self.enabled = False
+
+    def _begin_reloading(self, spec: ImportString | None, caller: dict[str, Any], inert: bool) -> None:
+        """Find the app's home, stake the claim on its owner module, start watching."""
+        if self._stays_off(inert):
             return
+        config = self._config
         self.enabled = True
         self._check_deploy = config.enabled is None
         home = (
             home_for_string(spec, factory=config.factory)
             if spec is not None
-            else home_for_object(resolved, caller, config.watch)
+            else home_for_object(self.app, caller, config.watch)
         )
         if home.module is None:
             logger.warning(
@@ -189,16 +202,25 @@ class HotReloadMiddleware:
             )
         if home.owner is not None:
             home.claim = AppClaim(home.owner, self)
-        self.home = home
+        self._home = home
         roots = config.watch or (home.project_root or os.getcwd(),)
-        self._reloader = Reloader(config, self, home, roots, integrations=detect(resolved))
+        self._reloader = Reloader(config, _Host(self), home, roots, integrations=detect(self.app))
         self._dev = DevFeatures(self, livereload=config.livereload)
         self._reloader.listeners.append(self._dev)
         self._reloader.start()
 
+    def _stays_off(self, inert: bool) -> bool:
+        """True, having said why where it is worth saying, when reloading stays off."""
+        reason = self._off_reason(inert)
+        if reason is None:
+            return False
+        if reason:
+            logger.info("hotwsgi: reloading is off: %s", reason)
+        return True
+
     def _off_reason(self, inert: bool) -> str | None:
         """Why reloading stays off ('' for a quiet no), or None when it runs."""
-        reason = _why_off(inert, self.config.enabled)
+        reason = _why_off(inert, self._config.enabled)
         if reason == _WERKZEUG_RELOADER_ON:
             logger.warning("hotwsgi: %s", reason)
             return ""
@@ -237,7 +259,7 @@ class HotReloadMiddleware:
             return self._reloader.run((), full=True)
         return self._reloader.run([os.fspath(p) for p in paths])
 
-    def after_fork_in_child(self) -> None:
+    def _after_fork_in_child(self) -> None:
         """A forked child starts with no request in flight and a fresh gate."""
         self._gate = Gate()
 
@@ -258,100 +280,60 @@ class HotReloadMiddleware:
         self.enabled = False
         self.close()
 
-    # -- Host protocol, called by the reloader ----------------------------------------
-    def pause(self, drain_timeout: float) -> int:
+    # -- the engine's Host (see _Host), WSGI's way; the ASGI flavour has its own -----
+    def _pause(self, drain_timeout: float) -> int:
         self._gate.close()
         return self._gate.drain(drain_timeout)
 
-    def prepare(self, app: Any) -> Any:
+    def _prepare(self, app: Any) -> Any:
         return app
 
-    def swap(self, app: Any) -> Any:
+    def _swap(self, app: Any) -> Any:
         old, self.app = self.app, app
         return old
 
-    def resume(self) -> None:
+    def _resume(self) -> None:
         self._gate.open()
 
-    def retire(self, app: Any) -> None:
+    def _retire(self, app: Any) -> None:
         pass
+
+    # -- a transparent wrapper ----------------------------------------------------------
+    def __getattr__(self, name: str) -> Any:
+        # Only for names the middleware does not have: they are the app's, so
+        # ``app = HotReloadMiddleware(app)`` keeps ``app.config``, ``app.state``... working.
+        if name.startswith("__") or name in _OWN or name in _PRIVATE or "app" not in self.__dict__:
+            raise AttributeError(name)
+        return getattr(self._target(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_") or name in _OWN or "app" not in self.__dict__:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._target(), name, value)
+
+    def _target(self) -> Any:
+        """The app that attribute access through the middleware means.
+
+        While a reload re-runs the module that wrapped the app, the code after
+        ``app = HotReloadMiddleware(app)`` in it (``app.config[...] = ...``) means the
+        fresh app it just handed over, not the one still serving.
+        """
+        home = self.__dict__.get("_home")
+        if home is not None and home.claim is not None and _hooks.current_context() is not None:
+            handed = home.claim.take()
+            if handed is not None:
+                return handed
+        return self.__dict__["app"]
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(dir(self.app)))
 
     def __repr__(self) -> str:
         state = f"generation {self.generation}" if self.enabled else "off"
-        target = repr(self.home.describe()) if self.home is not None and self.home.module else repr(self.app)
+        home = self._home
+        target = repr(home.describe()) if home is not None and home.module else repr(self.app)
         return f"<{type(self).__name__} {target} ({state})>"
-
-
-class _Tracked:
-    """A response iterable that tells the gate when the server closes it."""
-
-    __slots__ = ("_close", "_gate", "_iterable")
-
-    def __init__(self, iterable: Iterable[bytes], gate: Gate) -> None:
-        self._iterable = iterable
-        self._gate = gate
-        self._close = getattr(iterable, "close", None)
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self._iterable)
-
-    def close(self) -> None:
-        gate = self._gate
-        if gate is None:
-            return
-        self._gate = None  # type: ignore[assignment]
-        try:
-            if self._close is not None:
-                self._close()
-        finally:
-            next(gate._left)  # Gate.leave() inlined
-            if gate.closed:
-                gate.notify_drained()
-
-
-class WSGIHotReloadMiddleware(HotReloadMiddleware):
-    """The WSGI flavour; ``HotReloadMiddleware(app)`` returns one for a WSGI app."""
-
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if not self.enabled:
-            return self.app(environ, start_response)  # type: ignore[no-any-return]
-        if self._check_deploy:
-            deployment = deployment_from_environ(environ)
-            self._check_deploy = False
-            if deployment:
-                self._turn_off(f"running under {deployment}")
-                return self.app(environ, start_response)  # type: ignore[no-any-return]
-            quiet_cherrypy_autoreloader("HotReloadMiddleware")  # it would re-exec the process on a change
-        dev = self._dev
-        if dev is not None and (dev.active or "/__hotwsgi__/" in environ.get("PATH_INFO", "")):
-            if environ.get(DEV_MARK) is not dev:  # not yet: it calls us again for the app
-                return dev.wsgi(environ, start_response, self)
-        gate = self._gate
-        exempt = self.config.exempt
-        if exempt is not None and exempt(environ):
-            gate.wait_open(self.config.hold_timeout)
-            return self.app(environ, start_response)  # type: ignore[no-any-return]
-        # Gate.enter() inlined: this is the per-request cost of reloading.
-        next(gate._entered)
-        if gate.closed:
-            gate.leave()
-            if not gate.enter(self.config.hold_timeout):
-                logger.warning(
-                    "hotwsgi: a request waited hold_timeout=%ss for a reload; serving it now",
-                    self.config.hold_timeout,
-                )
-        try:
-            result = self.app(environ, start_response)
-        except BaseException:
-            gate.leave()
-            raise
-        if type(result) is list:
-            # The body is already computed: no app code runs after this point.
-            next(gate._left)
-            if gate.closed:
-                gate.notify_drained()
-            return result
-        return _Tracked(result, gate)
 
 
 _WERKZEUG_RELOADER_ON = (
@@ -381,23 +363,63 @@ def _why_off(inert: bool, enabled: bool | None) -> str | None:
     return None
 
 
-class _WSGIPassThrough(functools.partial, WSGIHotReloadMiddleware):  # type: ignore[type-arg]
-    """A WSGI middleware with reloading off from the start: ``partial(app)`` with the middleware's API.
+def settings_of(middleware: HotReloadMiddleware) -> Config:
+    """The settings ``middleware`` was built with (a function, so that the name stays the app's)."""
+    return middleware._config
 
-    ``DESIGN.md`` asks that disabled wrapping cost nothing measurable; a
-    Python ``__call__`` costs a frame per request, ``functools.partial``'s
-    call does not. Only for WSGI: ASGI servers inspect ``__call__`` to tell
-    ASGI 3 from ASGI 2, and a partial's would read as ASGI 2.
+
+def set_restart_handler(middleware: HotReloadMiddleware, handler: Callable[[str], None]) -> bool:
+    """Have ``handler(reason)`` restart the process when a change needs it; False when reloading is off."""
+    reloader = middleware._reloader
+    if reloader is None:
+        return False
+    reloader.restart_handler = handler
+    return True
+
+
+def _flavour_for(app: Any, interface: str) -> type[HotReloadMiddleware]:
+    if interface == "auto":
+        interface = app_interface(app)
+    try:
+        return HotReloadMiddleware._flavours[interface]
+    except KeyError:  # pragma: no cover - both flavours are imported by the package
+        raise ConfigError(f"{interface.upper()} apps are not supported by this version of hotwsgi") from None
+
+
+class _Host:
+    """The middleware as the engine's :class:`~hotwsgi.core.events.Host`.
+
+    A separate object, so that the Host's method names (``pause``, ``swap``...) stay
+    off the middleware, whose unknown attributes are the app's.
     """
 
-    __slots__ = ()
-    __repr__ = WSGIHotReloadMiddleware.__repr__
+    __slots__ = ("_mw",)
 
-    def __get__(self, obj: object, objtype: type | None = None) -> _WSGIPassThrough:
-        return self  # as a class attribute it stays the app, not a bound method (partial binds on 3.14)
+    def __init__(self, middleware: HotReloadMiddleware) -> None:
+        self._mw = middleware
 
-    def __reduce__(self) -> Any:
-        raise TypeError("HotReloadMiddleware objects cannot be pickled")
+    def pause(self, drain_timeout: float) -> int:
+        return self._mw._pause(drain_timeout)
+
+    def prepare(self, app: Any) -> Any:
+        return self._mw._prepare(app)
+
+    def swap(self, app: Any) -> Any:
+        return self._mw._swap(app)
+
+    def resume(self) -> None:
+        self._mw._resume()
+
+    def retire(self, app: Any) -> None:
+        self._mw._retire(app)
+
+    def after_fork_in_child(self) -> None:
+        self._mw._after_fork_in_child()
 
 
-_WSGIPassThrough.__name__ = _WSGIPassThrough.__qualname__ = "WSGIHotReloadMiddleware"
+#: The middleware's own public names; any other name is the app's (see __getattr__).
+_OWN = frozenset(
+    {"app", "enabled", "server_name", "generation", "last_reload", "watch", "reload", "close", "in_flight"}
+)
+#: The middleware's private state, never looked up on the app.
+_PRIVATE = frozenset(name for name in HotReloadMiddleware.__annotations__ if name.startswith("_"))

@@ -78,6 +78,7 @@ class Config:
     livereload: bool = False
     reload_mode: ReloadMode = "hot"
     reload_timeout: float = 60.0
+    follow: bool = True
 
     def __post_init__(self) -> None:
         if self.enabled is not None and not isinstance(self.enabled, bool):
@@ -96,6 +97,8 @@ class Config:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"{name} must be a number of seconds >= 0, not {value!r}")
+        if not isinstance(self.follow, bool):
+            raise ConfigError(f"follow must be True or False, not {self.follow!r}")
         if self.exempt is not None and not callable(self.exempt):
             raise ConfigError(f"exempt must be a function of the environ or scope, not {self.exempt!r}")
 

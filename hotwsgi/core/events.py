@@ -65,8 +65,9 @@ class ReloadListener(Protocol):
 class ReloadContext(Protocol):
     """What code running inside a reload sees of it (one per transaction)."""
 
-    #: Names of the modules being re-run (under the names user code knows them by).
-    rerun_names: Set[str]
+    @property
+    def rerun_names(self) -> Set[str]:
+        """Names of the modules being re-run (under the names user code knows them by)."""
 
     def canonical_name(self, name: str) -> str:
         """The name user code knows module ``name`` by (``__main__`` for an app re-run under an alias)."""

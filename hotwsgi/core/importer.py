@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import importlib
 import inspect
 import os
@@ -52,9 +53,7 @@ class ImportString:
                 obj = obj(*self.call_args, **dict(self.call_kwargs))
             except Exception as exc:
                 summary, text = format_user_error(exc)
-                err = AppImportError(f'the factory "{self.text}" failed: {summary}')
-                err.user_traceback = text  # type: ignore[attr-defined]
-                raise err from None
+                raise AppImportError(f'the factory "{self.text}" failed: {summary}', user_traceback=text) from None
         return obj
 
 
@@ -161,19 +160,17 @@ def import_app_module(spec: ImportString, *, app_dir: str | None = None) -> Modu
                 f"(run from the app's folder, or pass --app-dir)"
             ) from None
         summary, text = format_user_error(exc)
-        err = AppImportError(f'could not import "{spec.module}": {summary}')
-        err.user_traceback = text  # type: ignore[attr-defined]
-        raise err from None
+        raise AppImportError(f'could not import "{spec.module}": {summary}', user_traceback=text) from None
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         summary, text = format_user_error(exc)
-        err = AppImportError(f'could not import "{spec.module}": {summary}')
-        err.user_traceback = text  # type: ignore[attr-defined]
-        raise err from None
+        raise AppImportError(f'could not import "{spec.module}": {summary}', user_traceback=text) from None
 
 
 def _is_coroutine_callable(obj: Any) -> bool:
+    while isinstance(obj, functools.partial):  # a partial calls its func: look at what that is
+        obj = obj.func
     if inspect.iscoroutinefunction(obj):
         return True
     call = getattr(type(obj), "__call__", None)  # noqa: B004 - the method, not callability
@@ -209,13 +206,13 @@ def check_app(app: Any, described_as: str) -> Any:
             f"{described_as} is a function that takes no arguments, so it looks like an app factory: "
             f"use --factory (or name it as {app.__module__}:{app.__name__}()), or point at the app itself"
         )
+    if isinstance(app, ModuleType):  # before the callable check: a module is never callable
+        raise NotAnAppError(f"{described_as} is a module, not an app; name the app in it, like module:app")
     if not callable(app) or isinstance(app, (type(None), str, bytes, int, float)):
         raise NotAnAppError(
             f"{described_as} is {_article(type(app).__name__)} {type(app).__name__}, not a WSGI or ASGI app; "
             f"point at the app object (or a factory with --factory)"
         )
-    if isinstance(app, ModuleType):
-        raise NotAnAppError(f"{described_as} is a module, not an app; name the app in it, like module:app")
     if _is_paste_factory(app):
         raise NotAnAppError(
             f"{described_as} is a PasteDeploy factory, main(global_config, **settings): "
@@ -239,6 +236,10 @@ def _is_paste_factory(app: Any) -> bool:
 
 def _signature_problem(app: Any) -> str | None:
     """Why ``app`` cannot be called as a WSGI or ASGI app, or None when it can (or we cannot tell)."""
+    if isinstance(app, type):
+        # A class may be the app (WSGI's App(environ, start_response), ASGI 2's App(scope)),
+        # or make one: too many shapes to refuse one by its constructor.
+        return None
     try:
         signature = inspect.signature(app)
     except (TypeError, ValueError):  # builtins, C extensions, odd descriptors: give them the benefit
@@ -249,19 +250,12 @@ def _signature_problem(app: Any) -> str | None:
         except TypeError:
             continue
         return None
-    if isinstance(app, type) and _asgi2_instance(app):
-        return None  # ASGI 2: App(scope) makes an instance awaited with (receive, send)
     params = [p for p in signature.parameters.values() if p.kind not in (p.VAR_KEYWORD, p.KEYWORD_ONLY)]
     shown = ", ".join(p.name for p in params)
-    what = "a class whose constructor" if isinstance(app, type) else "a callable that"
+    what = "a callable that"
     if inspect.isfunction(app) or inspect.ismethod(app):
         what = f"the function {app.__name__}() that"
     return f"is {what} takes ({shown})"
-
-
-def _asgi2_instance(cls: type) -> bool:
-    call = getattr(cls, "__call__", None)  # noqa: B004 - the method, not callability
-    return call is not None and inspect.iscoroutinefunction(call)
 
 
 def _article(noun: str) -> str:

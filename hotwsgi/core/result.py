@@ -16,7 +16,9 @@ class ReloadResult:
     generation serving afterwards; ``changes`` are the changed paths that
     caused it; ``modules`` the module names re-run (in order); ``error`` a
     one-line description of a failure (the user's file and line) and
-    ``traceback`` the full traceback, user frames only.
+    ``traceback`` the full traceback, user frames only; ``not_followed``
+    names the old objects that could not follow the new code, each as
+    ``"module.qualname (reason)"``.
     """
 
     ok: bool
@@ -26,6 +28,7 @@ class ReloadResult:
     duration_ms: float = 0.0
     error: str | None = None
     traceback: str | None = None
+    not_followed: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The result as plain JSON-ready data (what ``/__hotwsgi__/status`` shows)."""

@@ -128,7 +128,15 @@ class DevFeatures:
         if last is not None:
             fields = last.as_dict()
         else:
-            fields = {"ok": True, "changes": [], "modules": [], "duration_ms": None, "error": None, "traceback": None}
+            fields = {
+                "ok": True,
+                "changes": [],
+                "modules": [],
+                "duration_ms": None,
+                "error": None,
+                "traceback": None,
+                "not_followed": [],
+            }
         fields["generation"] = mw.generation
         return {
             **fields,

@@ -86,7 +86,9 @@ class ImportRunner:
             except BaseException as exc:
                 outcome.error = exc
             finally:
-                del work
+                # Let go of the job now, not when the next one comes: it holds the
+                # transaction, and with it the modules of the generation it made.
+                del work, job
                 done.set()
 
     def run(self, work: Callable[[], Any], timeout: float, *, on_timeout: Callable[[], None]) -> Outcome:

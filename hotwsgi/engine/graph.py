@@ -183,10 +183,6 @@ class ImportGraph:
             for target in names:
                 self._importers.setdefault(target, set()).add(name)
 
-    def forget(self, name: str) -> None:
-        self._set(name, frozenset())
-        del self._imports[name]
-
     def importers_of(self, name: str) -> set[str]:
         direct = set(self._importers.get(name, ()))
         for importer, targets in list(_RUNTIME_EDGES.items()):

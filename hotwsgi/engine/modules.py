@@ -12,7 +12,7 @@ import os
 import sys
 import sysconfig
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import lru_cache
 from types import ModuleType
 
@@ -127,6 +127,7 @@ class ModuleIndex:
             verdicts = self._verdicts
             modules = sys.modules
             if names is not None:
+                names = list(names)  # read twice below: a generator would be empty the second time
                 for name in names:
                     if name not in modules and name in verdicts:
                         _, verdict, path = verdicts.pop(name)
@@ -161,11 +162,6 @@ class ModuleIndex:
             new, self._new = self._new, set()
         return new
 
-    def user_modules(self) -> Iterator[tuple[str, ModuleType]]:
-        self.refresh()
-        return iter(list(self.user.items()))
-
-    def pinned_modules(self) -> Iterator[tuple[str, ModuleType]]:
-        """Modules under a watched root that say ``__reloadable__ = False``."""
-        self.refresh()
-        return iter([(n, m) for p, n in self.pinned_by_path.items() if isinstance(m := sys.modules.get(n), ModuleType)])
+    def after_fork_in_child(self) -> None:
+        """A lock held by a thread of the parent would stay held forever in a forked child."""
+        self._lock = threading.Lock()

@@ -26,6 +26,7 @@ from ..core.events import Host, Integration, ReloadListener
 from ..core.logs import ensure_visible
 from ..core.result import ReloadResult
 from .escalate import ImportRunner, broader_reload_may_fix, restart_reason
+from .follow import follow, not_followed_clause
 from .graph import ImportGraph, install_import_recorder
 from .home import AppHome
 from .modules import ModuleIndex, module_source
@@ -117,7 +118,7 @@ class Reloader:
         self._watcher = None
         self._imports.after_fork_in_child()
         self.graph.lock = threading.RLock()
-        self.index._lock = threading.Lock()
+        self.index.after_fork_in_child()
         reset = getattr(self.host, "after_fork_in_child", None)
         if reset is not None:
             reset()
@@ -351,9 +352,10 @@ class Reloader:
         if still_running:
             logger.warning(
                 "hotwsgi: %d request(s) still running (drain_timeout=%ss); reloading anyway "
-                "(they finish on the old code)",
+                "(they finish on the old code%s)",
                 still_running,
                 self.config.drain_timeout,
+                ", but what they call from now on follows the new code" if self.config.follow else "",
             )
         home = self.home
         claims = [home.claim] if home.claim is not None else []
@@ -387,12 +389,16 @@ class Reloader:
             self._retry = set(changes)
             self._retry_full = full
             return self._failed(changes, order, started, summary, text), outcome.error
+        old_modules, following = dict(tx.old), None  # commit() lets go of tx.old
         try:
             old_app = self.host.swap(outcome.value)
             self.generation += 1
             tx.commit()
+            if self.config.follow:  # before the gate opens: held requests see followed objects
+                following = follow(old_modules, tx.fresh, is_user=self.index.is_user_module)
         finally:
             self.host.resume()
+        del old_modules
         rerun = tuple(tx.fresh) or tuple(order)
         self.update_graph(tx.plan | tx.loaded)
         self._retry = set()
@@ -411,16 +417,21 @@ class Reloader:
         except Exception:
             logger.exception("hotwsgi: retiring the previous app failed")
         del old_app
+        if following is not None:
+            result = self.last_reload = following.finish(result)
         self._notify("on_result", result)
         for func, error in _hooks.fire("on_reload", result):
             logger.warning("hotwsgi: on_reload callback %s raised %r", getattr(func, "__qualname__", func), error)
         logger.info(
-            "hotwsgi: %s -> generation %d in %.1f ms (re-ran %s)",
+            "hotwsgi: %s -> generation %d in %.1f ms (re-ran %s)%s",
             ", ".join(relpath(p) for p in changes) if changes else "reload",
             result.generation,
             result.duration_ms,
             ", ".join(rerun),
+            not_followed_clause(result.not_followed),
         )
+        if following is not None:
+            following.collect()  # the old generation goes now, not whenever the collector gets to it
         return result, None
 
 

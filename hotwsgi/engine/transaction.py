@@ -309,7 +309,3 @@ class Transaction:
                 setattr(parent, short, before)
         except (AttributeError, TypeError):  # pragma: no cover - exotic module types
             pass
-
-
-def modules_named(names: Iterable[str]) -> dict[str, ModuleType]:
-    return {n: m for n in names if isinstance(m := sys.modules.get(n), ModuleType)}

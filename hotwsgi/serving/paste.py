@@ -70,9 +70,8 @@ def load_ini(text: str) -> IniApp:
         raise ConfigError(f"{relpath(path)}: {exc}") from None
     except Exception as exc:  # importing the user's package failed
         summary, traceback_text = format_user_error(exc)
-        err = AppImportError(f'could not load the app of "{text}": {summary}')
-        err.user_traceback = traceback_text  # type: ignore[attr-defined]
-        raise err from None
+        message = f'could not load the app of "{text}": {summary}'
+        raise AppImportError(message, user_traceback=traceback_text) from None
     if context.object_type is not loadwsgi.APP or context.protocol != "paste.app_factory":
         raise ConfigError(
             f"{relpath(path)}: [app:{name}] is a {context.object_type.name} ({context.protocol or 'no factory'}); "

@@ -42,6 +42,7 @@ KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "drain-timeout": ("drain_timeout", (int, float)),
     "hold-timeout": ("hold_timeout", (int, float)),
     "livereload": ("livereload", bool),
+    "follow": ("no_follow", bool),
     "env-file": ("env_file", str),
     "log-level": ("log_level", str),
 }
@@ -91,7 +92,7 @@ def load_settings(path: Path | None) -> dict[str, Any]:
             if not all(isinstance(item, str) for item in value):
                 raise ConfigError(f'{path}: "{raw_key}" in [tool.hotwsgi] must be a list of strings')
             value = tuple(value)
-        if key == "reload":
+        if key in ("reload", "follow"):  # said positively in the table, as --no-* flags
             value = not value
         settings[param] = value
     return settings

@@ -15,7 +15,7 @@ from ..core.config import Config
 from ..core.deploy import werkzeug_reloader_active
 from ..core.errors import relpath
 from ..engine.escalate import RESTART_FILES
-from ..exceptions import ConfigError, HotwsgiError
+from ..exceptions import AppImportError, ConfigError, HotwsgiError
 from .restart import exec_self, remember_environment, wait_idle, was_restarted
 
 __all__ = ("serve",)
@@ -47,6 +47,7 @@ def serve(
     drain_timeout: float = 10.0,
     hold_timeout: float = 30.0,
     livereload: bool = False,
+    follow: bool = True,
     reload_dirs: Iterable[str] = (),
     reload_include: Iterable[str] = (),
     reload_exclude: Iterable[str] = (),
@@ -63,7 +64,7 @@ def serve(
     arguments (``uds``, ``threads``, ...) go to the server adapter; options
     left at None are not passed.
     """
-    from ..adapters.middleware import HotReloadMiddleware
+    from ..adapters.middleware import HotReloadMiddleware, set_restart_handler, settings_of
     from .servers import load_server
 
     if werkzeug_reloader_active():
@@ -89,6 +90,7 @@ def serve(
         drain_timeout=drain_timeout,
         hold_timeout=hold_timeout,
         reload_mode=reload_mode,  # type: ignore[arg-type]
+        follow=follow,
     )
     restarted = was_restarted()
     if restarted:
@@ -104,7 +106,7 @@ def serve(
         if server in ("auto", "uvicorn", "hypercorn"):
             server = "werkzeug"
     restart_requested: list[str] = []
-    if middleware.config is not config and isinstance(app, str):
+    if isinstance(middleware, HotReloadMiddleware) and settings_of(middleware) is not config and isinstance(app, str):
         logger.info("hotwsgi: %s is already wrapped in HotReloadMiddleware; using its settings", app)
     interface = "asgi" if type(middleware).__name__.startswith("ASGI") else "wsgi"
     try:
@@ -154,9 +156,8 @@ def serve(
         stopping.append(thread)
         thread.start()
 
-    reloader = getattr(middleware, "_reloader", None)
-    if reloader is not None:
-        reloader.restart_handler = request_restart
+    if isinstance(middleware, HotReloadMiddleware):
+        set_restart_handler(middleware, request_restart)
     elif hasattr(middleware, "_restart"):
         middleware._restart = request_restart
     previous = None
@@ -201,7 +202,8 @@ def broken_app(error: HotwsgiError, config: Config, app_dir: str | None) -> Any:
     """
     from ..engine.watch import PathFilter, Watcher
 
-    text = f"{error}\n\n{getattr(error, 'user_traceback', '') or ''}".rstrip() + "\n"
+    details = error.user_traceback if isinstance(error, AppImportError) else None
+    text = f"{error}\n\n{details or ''}".rstrip() + "\n"
     body = ("hotwsgi: the app does not import; fix it and save, the server restarts by itself.\n\n" + text).encode()
     logger.error("hotwsgi: the app does not import after the restart; waiting for the next save\n%s", text.rstrip())
     roots = list(config.watch or (app_dir or os.getcwd(),))

@@ -145,14 +145,14 @@ def test_every_public_name_is_in_the_api_page() -> None:
 
 def test_every_keyword_and_field_is_in_the_api_page() -> None:
     api = page("api.md")
-    names = set(inspect.signature(hotwsgi.HotReloadMiddleware.__init__).parameters) - {"self", "app"}
+    names = set(inspect.signature(hotwsgi.HotReloadMiddleware).parameters) - {"self", "app"}
     names |= set(inspect.signature(hotwsgi.serve).parameters) - {"app", "server_options"}
     names |= {field.name for field in dataclasses.fields(hotwsgi.Config)}
     names |= {field.name for field in dataclasses.fields(hotwsgi.ReloadResult)}
     missing = sorted(name for name in names if not re.search(rf"\b{name}\b", api))
     assert not missing, f"docs/api.md does not mention {missing}"
     middleware = page("middleware.md")
-    keywords = set(inspect.signature(hotwsgi.HotReloadMiddleware.__init__).parameters) - {"self", "app"}
+    keywords = set(inspect.signature(hotwsgi.HotReloadMiddleware).parameters) - {"self", "app"}
     headings = "\n".join(line for line in middleware.splitlines() if line.startswith("### "))
     missing = sorted(name for name in keywords if f"`{name}`" not in headings)
     assert not missing, f"docs/middleware.md has no section for the keywords {missing}"
@@ -178,7 +178,7 @@ def test_every_flag_env_var_and_pyproject_key_is_documented() -> None:
         envvar = f"HOTWSGI_{param.name.upper()}"
         if getattr(param, "allow_from_autoenv", True) and f"`{envvar}`" not in configuration:
             problems.append(f"{envvar} is missing from docs/configuration.md")
-    for keyword in set(inspect.signature(hotwsgi.HotReloadMiddleware.__init__).parameters) - {"self", "app", "config"}:
+    for keyword in set(inspect.signature(hotwsgi.HotReloadMiddleware).parameters) - {"self", "app", "config"}:
         if f"`{keyword}`" not in configuration:
             problems.append(f"middleware keyword {keyword} is missing from docs/configuration.md")
     for key in KEYS:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.helpers.util import ServerProcess, make_project, serve, wait_for, write_file
+from tests.helpers.util import ServerProcess, make_project, serve, skip_unless_installed, wait_for, write_file
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -124,7 +124,7 @@ def _events(root: Path) -> list[str]:
 
 def _serve(root: Path, server: str) -> AbstractContextManager[ServerProcess]:
     if server == "granian":
-        pytest.importorskip("granian")
+        skip_unless_installed("granian")
     return serve(["serve", "main:app", "--port", "0", "--server", server], cwd=root)
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.util import EXAMPLES, make_project, serve, wait_for, write_file
+from tests.helpers.util import EXAMPLES, make_project, serve, skip_unless_installed, wait_for, write_file
 
-pytest.importorskip("bottle")
+skip_unless_installed("bottle")
 
 pytestmark = pytest.mark.server
 
@@ -28,7 +28,7 @@ def edit(path: Path, old: str, new: str) -> None:
 
 @pytest.mark.parametrize("server_name", ["werkzeug", "waitress"])
 def test_example_route_edit_deleted_route_and_template(tmp_path: Path, server_name: str) -> None:
-    pytest.importorskip(server_name)
+    skip_unless_installed(server_name)
     root = copy_example(tmp_path)
     app = root / "app.py"
     argv = ["serve", "app:application", "--app-dir", str(root), "--server", server_name, "--port", "0"]

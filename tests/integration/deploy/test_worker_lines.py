@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.util import ServerProcess, make_project, text_of, wait_for, write_file
+from tests.helpers.util import ServerProcess, make_project, skip_unless_installed, text_of, wait_for, write_file
 
-pytest.importorskip("gunicorn")
+skip_unless_installed("gunicorn")
 
 pytestmark = pytest.mark.server
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.util import EXAMPLES, serve, wait_for, write_file
+from tests.helpers.util import EXAMPLES, serve, skip_unless_installed, wait_for, write_file
 
-pytest.importorskip("falcon")
+skip_unless_installed("falcon")
 
 pytestmark = pytest.mark.server
 
@@ -37,7 +37,7 @@ def media(server, path: str) -> object:  # type: ignore[no-untyped-def]
     [("look", "werkzeug"), ("look", "waitress"), ("asgilook", "uvicorn"), ("asgilook", "granian")],
 )
 def test_resource_edit_and_new_route(tmp_path: Path, package: str, server_name: str) -> None:
-    pytest.importorskip(
+    skip_unless_installed(
         {"werkzeug": "werkzeug", "waitress": "waitress", "uvicorn": "uvicorn"}.get(server_name, server_name)
     )
     root = copy_example(tmp_path)

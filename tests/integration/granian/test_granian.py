@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.servers import VERSIONED_APP, HTTPKeepAlive, reload_storm, set_version
-from tests.helpers.util import ServerProcess, make_project, serve, wait_for, write_file
+from tests.helpers.util import ServerProcess, make_project, serve, skip_unless_installed, wait_for, write_file
 
-pytest.importorskip("granian")
+skip_unless_installed("granian")
 
 pytestmark = pytest.mark.server
 

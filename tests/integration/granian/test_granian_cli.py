@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.servers import free_port
-from tests.helpers.util import ServerProcess, make_project, text_of, wait_for, write_file
+from tests.helpers.util import ServerProcess, make_project, skip_unless_installed, text_of, wait_for, write_file
 
-pytest.importorskip("granian")
+skip_unless_installed("granian")
 
 pytestmark = pytest.mark.server
 

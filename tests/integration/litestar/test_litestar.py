@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.servers import LIFESPAN_EVENTS, lifespan_runs
-from tests.helpers.util import EXAMPLES, make_project, serve, wait_for, write_file
+from tests.helpers.util import EXAMPLES, make_project, serve, skip_unless_installed, wait_for, write_file
 
-pytest.importorskip("litestar")
+skip_unless_installed("litestar")
 
 pytestmark = pytest.mark.server
 

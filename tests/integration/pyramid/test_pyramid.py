@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.servers import free_port
-from tests.helpers.util import EXAMPLES, ServerProcess, serve, wait_for, write_file
+from tests.helpers.util import EXAMPLES, ServerProcess, serve, skip_unless_installed, wait_for, write_file
 
-pytest.importorskip("pyramid")
-pytest.importorskip("paste.deploy")
+skip_unless_installed("pyramid")
+skip_unless_installed("paste.deploy")
 
 pytestmark = pytest.mark.server
 

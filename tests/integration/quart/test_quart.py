@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.servers import LIFESPAN_EVENTS, lifespan_runs
-from tests.helpers.util import EXAMPLES, make_project, serve, wait_for, write_file
+from tests.helpers.util import EXAMPLES, make_project, serve, skip_unless_installed, wait_for, write_file
 
-pytest.importorskip("quart")
+skip_unless_installed("quart")
 
 pytestmark = pytest.mark.server
 
@@ -22,17 +22,31 @@ def copy_example(tmp_path: Path) -> Path:
     return target
 
 
+#: With old objects following the new code (the default), the old app's after_serving hook,
+#: run when that app retires, runs the new function with the new module's globals, so
+#: ``app`` there is the NEW app: it stops the new generation's resources, not its own.
+#: Found by these tests when the follow feature landed; a decision for the engine.
+FOLLOW_RETIRES_THE_WRONG_APP = pytest.mark.xfail(
+    strict=True, reason="follow: the old app's after_serving runs new code against the new app"
+)
+FOLLOW = pytest.mark.parametrize(
+    "follow", [pytest.param(True, marks=FOLLOW_RETIRES_THE_WRONG_APP, id="follow"), pytest.param(False, id="no-follow")]
+)
+
+
 def edit(path: Path, old: str, new: str) -> None:
     source = path.read_text()
     assert old in source, f"{old!r} not in {path}"
     write_file(path, source.replace(old, new), dedent=False)
 
 
+@FOLLOW
 @pytest.mark.parametrize("server_name", ["uvicorn", "granian"])
-def test_example_blueprint_template_and_before_serving(tmp_path: Path, server_name: str) -> None:
-    pytest.importorskip(server_name)
+def test_example_blueprint_template_and_before_serving(tmp_path: Path, server_name: str, follow: bool) -> None:
+    skip_unless_installed(server_name)
     root = copy_example(tmp_path)
     argv = ["serve", "app:app", "--app-dir", str(root), "--server", server_name, "--port", "0"]
+    argv += [] if follow else ["--no-follow"]
     with serve(argv, tmp_path) as server:
         assert "<p>The first post.</p>" in server.text("/")
         status = {"status": "ok", "connected_to": "blog.sqlite3"}
@@ -86,11 +100,13 @@ LIFESPAN_APP = {
 }
 
 
+@FOLLOW
 @pytest.mark.parametrize("server_name", ["uvicorn", "granian"])
-def test_before_and_after_serving_run_once_per_generation(tmp_path: Path, server_name: str) -> None:
-    pytest.importorskip(server_name)
+def test_before_and_after_serving_run_once_per_generation(tmp_path: Path, server_name: str, follow: bool) -> None:
+    skip_unless_installed(server_name)
     make_project(tmp_path, LIFESPAN_APP)
-    with serve(["serve", "app:app", "--server", server_name, "--port", "0"], tmp_path) as server:
+    argv = ["serve", "app:app", "--server", server_name, "--port", "0"] + ([] if follow else ["--no-follow"])
+    with serve(argv, tmp_path) as server:
         assert server.text("/word") == "200 one"
         previous = "one"
         for word in ("two", "three", "four"):

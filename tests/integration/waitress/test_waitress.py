@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.servers import VERSIONED_APP, HTTPKeepAlive, reload_storm, set_version
-from tests.helpers.util import http_get, make_project, serve, text_of, wait_for
+from tests.helpers.util import http_get, make_project, serve, skip_unless_installed, text_of, wait_for
 
-pytest.importorskip("waitress")
+skip_unless_installed("waitress")
 
 pytestmark = pytest.mark.server
 

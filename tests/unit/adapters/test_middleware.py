@@ -30,7 +30,7 @@ def test_app_object_is_found_in_the_module_that_holds_it(project: Project) -> No
     web = importlib.import_module(f"{project.pkg}.web")
     mw = HotReloadMiddleware(web.app, watch=[project.root])
     project.middlewares.append(mw)
-    assert mw.home is not None and mw.home.module == f"{project.pkg}.web"
+    assert mw._home is not None and mw._home.module == f"{project.pkg}.web"
     project.write("views.py", "def index():\n    return 'v2'\n")
     assert mw.reload([project.path("views.py")]).ok  # type: ignore[union-attr]
     assert call(mw)[1] == "v2"
@@ -67,12 +67,15 @@ def test_factory_in_the_import_string_and_as_a_flag(project: Project) -> None:
         "    def app(environ, start_response):\n        start_response('200 OK', [])\n"
         "        return [index().encode()]\n    return app\n",
     )
-    for mw in (project.middleware("web:create_app()"), project.middleware("web:create_app", factory=True)):
+    # One after the other: after the first one's reload, the second one's app would follow the new code.
+    for target, factory in (("web:create_app()", False), ("web:create_app", True)):
+        mw = project.middleware(target, factory=factory)
         assert call(mw)[1] == "v1"
         project.write("views.py", "def index():\n    return 'v2'\n")
         assert mw.reload([project.path("views.py")]).ok  # type: ignore[union-attr]
         assert call(mw)[1] == "v2"
         project.write("views.py", "def index():\n    return 'v1'\n")
+        assert mw.reload([project.path("views.py")]).ok  # type: ignore[union-attr]
 
 
 def test_bad_import_strings_say_what_is_wrong(project: Project) -> None:
@@ -95,7 +98,7 @@ def test_error_in_the_users_module_at_first_import_names_their_file(project: Pro
         HotReloadMiddleware(f"{project.pkg}.web:app")
     message = str(info.value)
     assert "ZeroDivisionError" in message and "views.py, line 2" in message
-    assert "hotwsgi" not in info.value.user_traceback.replace(project.pkg, "")  # type: ignore[attr-defined]
+    assert "hotwsgi" not in (info.value.user_traceback or "").replace(project.pkg, "")
 
 
 def test_disabled_is_a_pass_through_that_starts_no_thread(project: Project) -> None:
@@ -188,3 +191,70 @@ def test_repr_names_the_app_and_its_state(project: Project) -> None:
     assert repr(mw) == f"<WSGIHotReloadMiddleware '{project.pkg}.web:app' (generation 0)>"
     off = HotReloadMiddleware(mw.app, enabled=False)
     assert repr(off).startswith("<WSGIHotReloadMiddleware <function app at ") and repr(off).endswith(" (off)>")
+
+
+FLASK_READS_CONFIG_THROUGH_THE_GLOBAL = """
+from flask import Flask
+from hotwsgi import HotReloadMiddleware
+
+app = Flask(__name__)
+app.config["GREETING"] = "{greeting}"
+
+
+@app.route("/")
+def index():
+    return app.config["GREETING"] + " " + str(app.debug)
+
+
+app = HotReloadMiddleware(app, watch=())
+app.config["SEEN_THROUGH_THE_GLOBAL"] = app.name
+app.debug = True  # set through the global: lands on the Flask app
+"""
+
+
+def test_the_middleware_is_a_transparent_wrapper_for_flask(project: Project) -> None:
+    project.write("web.py", FLASK_READS_CONFIG_THROUGH_THE_GLOBAL.format(greeting="hello"))
+    web = importlib.import_module(f"{project.pkg}.web")
+    mw = web.app
+    project.middlewares.append(mw)
+    assert isinstance(mw, HotReloadMiddleware) and mw.enabled
+    assert mw.config["SEEN_THROUGH_THE_GLOBAL"] == f"{project.pkg}.web"  # Flask's config and name
+    assert call(mw)[1] == "hello True"
+    project.write("web.py", FLASK_READS_CONFIG_THROUGH_THE_GLOBAL.format(greeting="hi"))
+    result = mw.reload([project.path("web.py")])
+    assert result is not None and result.ok, result.error
+    assert call(mw)[1] == "hi True"
+    assert mw.config["GREETING"] == "hi"  # the new app's config after the swap
+    assert "config" in dir(mw) and "reload" in dir(mw)
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        mw.no_such_thing  # noqa: B018 - the app's AttributeError, naming the attribute
+
+
+def test_the_middlewares_own_names_are_few(project: Project) -> None:
+    from hotwsgi.adapters import middleware
+
+    names = set(dir(HotReloadMiddleware)) | set(HotReloadMiddleware.__annotations__)
+    public = {name for name in names if not name.startswith("_")}
+    assert public == middleware._OWN  # nothing else of ours can shadow an app's attribute
+    assert not {"config", "name", "state", "home", "pause", "swap", "resume"} & public
+
+
+def test_starlette_state_and_routes_read_through_the_global(project: Project) -> None:
+    project.write(
+        "web.py",
+        "from starlette.applications import Starlette\n"
+        "from starlette.responses import PlainTextResponse\n"
+        "from starlette.routing import Route\n"
+        "from hotwsgi import HotReloadMiddleware\n\n"
+        "async def index(request):\n"
+        "    return PlainTextResponse(request.app.state.greeting)\n\n"
+        "app = Starlette(routes=[Route('/', index)])\n"
+        "app = HotReloadMiddleware(app, watch=())\n"
+        "app.state.greeting = 'set through the global'\n",
+    )
+    web = importlib.import_module(f"{project.pkg}.web")
+    mw = web.app
+    project.middlewares.append(mw)
+    assert isinstance(mw, HotReloadMiddleware) and mw.enabled
+    assert mw.state.greeting == "set through the global"
+    assert [route.path for route in mw.routes] == ["/"]

@@ -1,0 +1,154 @@
+"""Each old function and class of a reloaded module, paired with its counterpart in the fresh module.
+
+A :class:`Generation` walks from the namespaces of a set of modules to the functions
+and classes they define: module attributes, class bodies, ``staticmethod``,
+``classmethod`` and ``property`` objects, ``functools.partial`` and ``lru_cache``
+objects, ``__wrapped__`` chains and closure cells (a decorator's wrapper holds the
+decorated function). Each is keyed by the path it was reached by, so the old and the
+fresh side of the same name meet even when several functions share a qualified name
+(the wrappers of one decorator).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+import types
+from collections.abc import Iterable, Mapping
+from types import FunctionType, MethodType, ModuleType
+from typing import Any
+
+__all__ = ("TARGET", "Generation", "codes_by_name", "is_forwarder", "pairs_of", "qualname", "running_frames")
+
+#: The keyword-only parameter of a trampoline that holds the function it calls.
+TARGET = "__hotwsgi_target__"
+_MAX_DEPTH = 8  # how far a walk from a module's namespace follows wrappers and closures
+
+
+def is_forwarder(function: object) -> bool:
+    """True for an old function that :func:`follow` turned into a forwarder."""
+    return isinstance(function, FunctionType) and TARGET in (function.__kwdefaults__ or {})
+
+
+class Generation:
+    """The functions and classes the modules of one generation (old or fresh) define,
+    found by walking from their namespaces, keyed by the path they were reached by."""
+
+    def __init__(self, modules: Mapping[str, ModuleType]) -> None:
+        self.names = {id(m.__dict__): name for name, m in modules.items()}
+        self.functions: dict[tuple[str, ...], FunctionType] = {}
+        self.classes: dict[tuple[str, str], type] = {}
+        self._seen: set[int] = set()
+        for name, module in modules.items():
+            for attr, value in list(module.__dict__.items()):
+                self._visit(value, (name, attr), name, 0)
+
+    def owner(self, function: FunctionType) -> str | None:
+        return self.names.get(id(function.__globals__))
+
+    def _visit(self, obj: Any, path: tuple[str, ...], module: str, depth: int) -> None:
+        if depth > _MAX_DEPTH or id(obj) in self._seen:
+            return
+        children: list[tuple[str, Any]] = []
+        if isinstance(obj, FunctionType):
+            self._seen.add(id(obj))
+            if id(obj.__globals__) in self.names and not is_forwarder(obj):
+                self.functions.setdefault(path, obj)
+            wrapped = obj.__dict__.get("__wrapped__")
+            if wrapped is not None:
+                children.append(("__wrapped__", wrapped))
+            for name, cell in zip(obj.__code__.co_freevars, obj.__closure__ or (), strict=False):
+                try:
+                    children.append((f"<{name}>", cell.cell_contents))
+                except ValueError:  # an empty cell
+                    pass
+        elif isinstance(obj, type):
+            if obj.__module__ != module or "<locals>" in obj.__qualname__:
+                return  # another module's class (an import), or one made at run time
+            self._seen.add(id(obj))
+            self.classes.setdefault((module, obj.__qualname__), obj)
+            children.extend(obj.__dict__.items())
+        elif isinstance(obj, (staticmethod, classmethod, MethodType)):
+            children.append(("__func__", obj.__func__))
+        elif isinstance(obj, property):
+            children.extend((n, getattr(obj, n)) for n in ("fget", "fset", "fdel"))
+        elif isinstance(obj, (functools.partial, functools.partialmethod, functools.cached_property)):
+            children.append(("func", obj.func))
+        elif callable(obj) and type(obj).__module__ == "functools":  # lru_cache, singledispatch
+            try:
+                wrapped = object.__getattribute__(obj, "__dict__").get("__wrapped__")
+            except Exception:
+                wrapped = None
+            if wrapped is not None:
+                children.append(("__wrapped__", wrapped))
+        for name, child in children:
+            if child is not None:
+                self._visit(child, (*path, name), module, depth + 1)
+
+
+def pairs_of(old: Generation, fresh: Generation) -> list[tuple[FunctionType, FunctionType, str]]:
+    """(old function, its new counterpart, module name): by the path they were found by,
+    else by qualified name when it is unique on both sides."""
+    by_name: dict[tuple[str, str], list[FunctionType]] = {}
+    for function in fresh.functions.values():
+        owner = fresh.owner(function)
+        if owner is not None:
+            by_name.setdefault((owner, function.__qualname__), []).append(function)
+    old_names: dict[tuple[str, str], int] = {}
+    for function in old.functions.values():
+        key = (old.owner(function) or "", function.__qualname__)
+        old_names[key] = old_names.get(key, 0) + 1
+    pairs: list[tuple[FunctionType, FunctionType, str]] = []
+    done: set[int] = set()
+    for path, function in old.functions.items():
+        if id(function) in done:
+            continue
+        owner = old.owner(function) or ""
+        new = fresh.functions.get(path)
+        if new is None or new.__qualname__ != function.__qualname__ or fresh.owner(new) != owner:
+            candidates = by_name.get((owner, function.__qualname__), [])
+            unique = len(candidates) == 1 and old_names[(owner, function.__qualname__)] == 1
+            new = candidates[0] if unique and "<locals>" not in function.__qualname__ else None
+        if new is not None and new is not function:
+            done.add(id(function))
+            pairs.append((function, new, owner))
+    return pairs
+
+
+def running_frames(fresh: Mapping[str, ModuleType]) -> list[tuple[str, types.CodeType]]:
+    """(module, code) of the frames on other threads' stacks that run code of an earlier
+    generation of the ``fresh`` modules: such a frame goes on with the old code (a
+    thread's loop, a request still in flight), while whatever it calls follows."""
+    found: list[tuple[str, types.CodeType]] = []
+    frames = sys._current_frames()
+    # Our own frame in that dict would make a reference cycle through this frame's locals
+    # and its callers', which hold the old modules: they would wait for a full collection.
+    del frames[threading.get_ident()]
+    walker: types.FrameType | None = None
+    try:
+        for walker in frames.values():
+            while walker is not None:
+                name = walker.f_globals.get("__name__")
+                module = fresh.get(name) if isinstance(name, str) else None
+                if module is not None and walker.f_globals is not module.__dict__:
+                    found.append((name, walker.f_code))  # type: ignore[arg-type]
+                walker = walker.f_back
+    finally:
+        del frames, walker
+    return found
+
+
+def qualname(code: types.CodeType) -> str:
+    return getattr(code, "co_qualname", code.co_name)
+
+
+def codes_by_name(functions: Iterable[FunctionType]) -> dict[str, types.CodeType]:
+    """Every code object of ``functions`` and the functions nested in them, by qualified name."""
+    found: dict[str, types.CodeType] = {}
+    todo = [f.__code__ for f in functions]
+    while todo:
+        code = todo.pop()
+        found.setdefault(qualname(code), code)
+        todo.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    return found

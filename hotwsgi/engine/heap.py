@@ -1,0 +1,86 @@
+"""The one pass over the heap that following needs: live instances of old classes
+move to the new classes; generators and coroutines still running old code are named.
+
+It runs only when a reload redefined a class or a generator or coroutine function.
+``gc.get_referrers`` walks the heap in C and is the fastest way to find the
+instances of a few classes (an instance refers to its class); for many targets
+its cost grows with their number, so a Python loop over ``gc.get_objects()``
+with a set lookup takes over.
+"""
+
+from __future__ import annotations
+
+import gc
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ("Moved", "collect", "move_instances")
+
+#: Above this many targets one loop over gc.get_objects() beats gc.get_referrers().
+_REFERRERS_MAX_TARGETS = 40
+_SUSPENDED = (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
+
+
+@dataclass
+class Moved:
+    """``count`` instances moved; ``refused`` old classes whose instances could not move,
+    with the reason; ``running`` the generators and coroutines still on old code."""
+
+    count: int
+    refused: dict[type, str]
+    running: list[str]
+
+
+def _frame_of(obj: Any) -> Any:
+    if isinstance(obj, types.GeneratorType):
+        return obj.gi_frame
+    if isinstance(obj, types.CoroutineType):
+        return obj.cr_frame
+    return obj.ag_frame
+
+
+def _reason(old: type, new: type) -> str:
+    return "__slots__ layout" if "__slots__" in old.__dict__ or "__slots__" in new.__dict__ else "C type"
+
+
+def move_instances(moves: Mapping[type, type], codes: Mapping[types.CodeType, str]) -> Moved:
+    """Set ``__class__`` of every live instance of an old class (``moves``: old -> new).
+
+    ``codes`` maps the code of old generator and coroutine functions to their
+    names; an unfinished generator or coroutine running one is reported.
+    """
+    targets: tuple[Any, ...] = (*moves, *codes)
+    if len(targets) <= _REFERRERS_MAX_TARGETS:
+        found = gc.get_referrers(*targets)
+    else:
+        wanted = set(moves)
+        found = [o for o in gc.get_objects() if type(o) in wanted or isinstance(o, _SUSPENDED)]
+    result = Moved(0, {}, [])
+    try:
+        for obj in found:
+            cls = type(obj)
+            new = moves.get(cls)
+            if new is not None:
+                if cls in result.refused:
+                    continue
+                try:
+                    obj.__class__ = new
+                except TypeError:
+                    result.refused[cls] = _reason(cls, new)
+                else:
+                    result.count += 1
+            elif isinstance(obj, _SUSPENDED):
+                frame = _frame_of(obj)
+                where = codes.get(frame.f_code) if frame is not None else None
+                if where is not None and where not in result.running:
+                    result.running.append(where)
+    finally:
+        del found
+    return result
+
+
+def collect() -> None:
+    """A full garbage collection: an old generation that nothing holds goes now."""
+    gc.collect()

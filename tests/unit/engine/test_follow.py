@@ -1,0 +1,369 @@
+"""Old objects follow the new code, in-process: whatever held an old function or instance
+runs the new code after a successful reload, and what cannot follow is named."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import gc
+import inspect
+import textwrap
+import threading
+import weakref
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from hotwsgi.engine import follow as follow_module
+from tests.helpers.inprocess import Project, call
+from tests.helpers.util import wait_for
+
+WEB = textwrap.dedent(
+    """
+    from . import models
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+    """
+)
+
+# What a library outside the project would hold: it is not a module that any reload re-runs.
+REGISTRY: dict[str, Any] = {}
+
+
+@pytest.fixture(autouse=True)
+def _empty_registry() -> Any:
+    REGISTRY.clear()
+    yield
+    REGISTRY.clear()
+
+
+def reload(mw: Any, project: Project, *files: str) -> Any:
+    result = mw.reload([project.path(f) for f in files])
+    assert result is not None and result.ok, result
+    return result
+
+
+def models(version: str, extra: str = "") -> str:
+    return textwrap.dedent(
+        f"""
+        import functools
+
+        PREFIX = "{version}"
+
+        def shout(text):
+            return PREFIX + ":" + text.upper()
+
+        def logged(func):
+            @functools.wraps(func)
+            def wrapper(*args, **kwargs):
+                return "[" + func(*args, **kwargs) + "]"
+            return wrapper
+
+        @logged
+        def hello():
+            return "hello " + PREFIX
+
+        class Greeter:
+            kind = "greeter"
+
+            def __init__(self, name):
+                self.name = name
+
+            def greet(self):
+                return "{version} " + self.name
+
+            @property
+            def loud(self):
+                return self.greet().upper()
+
+            @staticmethod
+            def static():
+                return "static {version}"
+
+            @classmethod
+            def made(cls):
+                return cls.__name__ + " {version}"
+
+        class Point:
+            __slots__ = ("x", "y")
+
+            def __init__(self, x, y):
+                self.x, self.y = x, y
+
+            def show(self):
+                return "{version} %s,%s" % (self.x, self.y)
+        """
+    ) + textwrap.dedent(extra)
+
+
+def test_held_functions_run_the_new_code_with_the_new_globals(project: Project) -> None:
+    project.write("models.py", models("v1"))
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    m = project.module("models")
+    REGISTRY.update(
+        shout=m.shout,
+        partial=functools.partial(m.shout, "p"),
+        hello=m.hello,
+        kept=m.Greeter("ann"),
+        static=m.Greeter.static,
+        made=m.Greeter.made,
+    )
+    REGISTRY["bound"] = REGISTRY["kept"].greet
+    assert REGISTRY["partial"]() == "v1:P"
+
+    project.write("models.py", models("v2"))
+    result = reload(mw, project, "models.py")
+
+    fresh = project.module("models")
+    assert fresh is not m
+    assert REGISTRY["shout"]("a") == "v2:A"
+    assert REGISTRY["partial"]() == "v2:P"
+    assert REGISTRY["hello"]() == "[hello v2]"
+    assert REGISTRY["bound"]() == "v2 ann"
+    assert REGISTRY["static"]() == "static v2"
+    assert REGISTRY["made"]() == "Greeter v2"
+    # The new module's globals, not a copy: a later change to them is seen too.
+    fresh.PREFIX = "changed"
+    assert REGISTRY["shout"]("a") == "changed:A"
+    assert inspect.signature(REGISTRY["shout"]) == inspect.signature(fresh.shout)
+    assert result.not_followed == ()
+    assert call(mw) == ("200 OK", "ok")
+
+
+def test_kept_instances_become_instances_of_the_new_class(project: Project) -> None:
+    project.write("models.py", models("v1", "\nimport hotwsgi\nKEPT = hotwsgi.keep('kept', lambda: Greeter('bob'))\n"))
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    old_class = project.module("models").Greeter
+    kept = project.module("models").KEPT
+    point = project.module("models").Point(1, 2)
+
+    project.write("models.py", models("v2", "\nimport hotwsgi\nKEPT = hotwsgi.keep('kept', lambda: Greeter('bob'))\n"))
+    reload(mw, project, "models.py")
+
+    m = project.module("models")
+    assert m.KEPT is kept
+    assert isinstance(kept, m.Greeter) and type(kept) is m.Greeter
+    assert kept.greet() == "v2 bob" and kept.loud == "V2 BOB"
+    # Same __slots__: the instance moves too.
+    assert isinstance(point, m.Point) and point.show() == "v2 1,2"
+    # The old class object itself runs the new methods (someone may hold the class).
+    assert old_class("cy").greet() == "v2 cy"
+
+
+def test_what_cannot_follow_is_named(project: Project) -> None:
+    enum_v1 = "\nimport enum\nclass Color(enum.Enum):\n    RED = 1\n    def label(self):\n        return 'v1'\n"
+    enum_v2 = enum_v1.replace("'v1'", "'v2'")
+    gone = "\nclass Gone:\n    pass\n"
+    project.write("models.py", models("v1", enum_v1 + gone))
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    m = project.module("models")
+    REGISTRY.update(color=m.Color.RED, gone=m.Gone(), point=m.Point(1, 2))
+
+    slots_v2 = (
+        models("v2", enum_v2 + "    def shade(self):\n        return 'dark ' + self.name\n")
+        .replace('__slots__ = ("x", "y")', '__slots__ = ("x", "y", "z")')
+        .replace("    def show(self):", "    def total(self):\n        return self.x + self.y\n\n    def show(self):")
+    )
+    project.write("models.py", slots_v2)
+    result = reload(mw, project, "models.py")
+
+    pkg = project.pkg
+    assert set(result.not_followed) == {
+        f"{pkg}.models.Color (Enum)",
+        f"{pkg}.models.Gone (class vanished)",
+        f"{pkg}.models.Point (__slots__ layout)",
+    }
+    assert mw.last_reload is result and tuple(mw.last_reload.as_dict()["not_followed"]) == result.not_followed
+    # Even what cannot move runs the new methods, and has the ones that are new.
+    assert REGISTRY["color"].label() == "v2" and REGISTRY["color"].shade() == "dark RED"
+    assert REGISTRY["point"].show() == "v2 1,2" and REGISTRY["point"].total() == 3
+
+    # Nothing holds old objects any more: nothing to report.
+    REGISTRY.clear()
+    project.write("models.py", slots_v2 + "\n")
+    assert reload(mw, project, "models.py").not_followed == ()
+
+
+def test_a_running_function_is_named_and_what_it_calls_follows(project: Project) -> None:
+    project.write("helpers.py", "def tick():\n    return 'v1'\n")
+    project.write(
+        "tasks.py",
+        textwrap.dedent(
+            """
+            import threading, time
+            from . import helpers
+
+            SEEN = []
+            STOP = threading.Event()
+
+            def loop():
+                while not STOP.is_set():
+                    SEEN.append(helpers.tick())
+                    time.sleep(0.005)
+            """
+        ),
+    )
+    project.write("web.py", WEB.replace("from . import models", "from . import tasks"))
+    mw = project.middleware()
+    tasks = project.module("tasks")
+    thread = threading.Thread(target=tasks.loop, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: tasks.SEEN)
+        project.write("helpers.py", "def tick():\n    return 'v2'\n")
+        # tasks is re-run too, but its loop did not change: running it is not stale.
+        assert reload(mw, project, "helpers.py").not_followed == ()
+        wait_for(lambda: tasks.SEEN[-1] == "v2")
+        project.write("tasks.py", project.path("tasks.py").read_text().replace("0.005", "0.006"))
+        result = reload(mw, project, "tasks.py")
+        assert result.not_followed == (f"{project.pkg}.tasks.loop (running)",)
+    finally:
+        tasks.STOP.set()
+        thread.join(5)
+
+
+def test_a_failed_reload_patches_nothing(project: Project) -> None:
+    project.write("models.py", models("v1"))
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    m = project.module("models")
+    shout, code, kept = m.shout, m.shout.__code__, m.Greeter("ann")
+
+    project.write("models.py", models("v2") + "\ndef broken(:\n")
+    result = mw.reload([project.path("models.py")])
+
+    assert result is not None and not result.ok
+    assert shout.__code__ is code and not follow_module.is_forwarder(shout)
+    assert shout("a") == "v1:A" and type(kept) is m.Greeter and kept.greet() == "v1 ann"
+
+
+def test_follow_false_is_a_plain_reimport(project: Project) -> None:
+    project.write("models.py", models("v1"))
+    project.write("web.py", WEB)
+    mw = project.middleware(follow=False)
+    m = project.module("models")
+    shout, kept = m.shout, m.Greeter("ann")
+
+    project.write("models.py", models("v2"))
+    reload(mw, project, "models.py")
+
+    assert shout("a") == "v1:A"
+    assert kept.greet() == "v1 ann" and not isinstance(kept, project.module("models").Greeter)
+
+
+def test_a_function_that_no_longer_exists_keeps_its_old_code(project: Project) -> None:
+    project.write("models.py", models("v1", "\ndef old_only():\n    return 'still here'\n"))
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    old_only = project.module("models").old_only
+    project.write("models.py", models("v2"))
+    reload(mw, project, "models.py")
+    assert old_only() == "still here"
+
+
+def test_forwarding_keeps_no_generation_alive(project: Project) -> None:
+    project.write("models.py", models("v1"))
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    first = weakref.ref(project.module("models"))
+    first_app = weakref.ref(mw.app)
+    REGISTRY["shout"] = project.module("models").shout  # holds generation 0's namespace, by design
+    middle: list[weakref.ref[Any]] = []
+    for i in range(2, 6):
+        middle.append(weakref.ref(project.module("models")))
+        project.write("models.py", models(f"v{i}"))
+        reload(mw, project, "models.py")
+    gc.collect()
+    # The old function forwards straight to the newest one: the generations in between go.
+    assert REGISTRY["shout"]("a") == "v5:A"
+    assert all(ref() is None for ref in middle[1:])
+    assert first_app() is None
+    # Once nothing holds the first generation's function, its module goes too.
+    REGISTRY.clear()
+    gc.collect()
+    assert first() is None
+
+
+def test_generators_and_coroutine_functions_keep_their_kind(project: Project) -> None:
+    source = "async def fetch():\n    return 'v1'\n\ndef numbers():\n    yield 'v1'\n    yield 'v1b'\n"
+    project.write("models.py", source)
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    m = project.module("models")
+    fetch, numbers = m.fetch, m.numbers
+    started = numbers()
+    assert next(started) == "v1"
+
+    project.write("models.py", source.replace("v1", "v2"))
+    result = reload(mw, project, "models.py")
+
+    assert inspect.iscoroutinefunction(fetch) and inspect.isgeneratorfunction(numbers)
+    assert asyncio.run(fetch()) == "v2"
+    assert list(numbers()) == ["v2", "v2b"]
+    assert result.not_followed == (f"{project.pkg}.models.numbers (running)",)
+    assert next(started) == "v1b"  # a started generator finishes on its old code
+
+
+def test_objects_of_system_modules_are_never_touched(project: Project) -> None:
+    project.write("models.py", "from functools import partial, reduce\nimport json\ndumps = json.dumps\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    before = (functools.reduce, json_dumps_code())
+    project.write("models.py", "from functools import partial, reduce\nimport json\ndumps = json.dumps\nX = 1\n")
+    reload(mw, project, "models.py")
+    assert (functools.reduce, json_dumps_code()) == before
+    assert not follow_module.is_forwarder(project.module("models").dumps)
+
+
+def json_dumps_code() -> Any:
+    import json
+
+    return json.dumps.__code__
+
+
+def _module(name: str, source: str) -> ModuleType:
+    module = ModuleType(name)
+    exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+    return module
+
+
+def test_the_heap_pass_runs_only_when_a_class_was_redefined() -> None:
+    old = _module("m", "def f():\n    return 1\n")
+    fresh = _module("m", "def f():\n    return 2\n")
+    report = follow_module.follow({"m": old}, {"m": fresh}).report
+    assert (report.functions, report.classes, report.heap_ms) == (1, 0, 0.0)
+    assert old.f() == 2
+
+    old = _module("m", "class A:\n    def f(self):\n        return 1\n")
+    fresh = _module("m", "class A:\n    def f(self):\n        return 2\n")
+    instance = old.A()
+    report = follow_module.follow({"m": old}, {"m": fresh}).report
+    assert (report.functions, report.classes, report.instances) == (1, 1, 1)
+    assert report.heap_ms > 0 and type(instance) is fresh.A
+
+
+def test_a_module_that_is_not_a_user_module_is_left_alone() -> None:
+    old = _module("m", "def f():\n    return 1\n")
+    fresh = _module("m", "def f():\n    return 2\n")
+    report = follow_module.follow({"m": old}, {"m": fresh}, is_user=lambda name, module: False).report
+    assert report.functions == 0 and old.f() == 1
+
+
+def test_on_a_big_heap_the_instance_pass_waits_for_the_gate_to_open() -> None:
+    from hotwsgi.core.result import ReloadResult
+
+    old = _module("m", "class A:\n    def f(self):\n        return 1\n")
+    fresh = _module("m", "class A:\n    def f(self):\n        return 2\n")
+    instance = old.A()
+    following = follow_module.follow({"m": old}, {"m": fresh}, heap_pass_now=False)
+    # The old class already runs the new methods; the instance moves in finish().
+    assert type(instance) is old.A and instance.f() == 2
+    result = following.finish(ReloadResult(ok=True, generation=1))
+    assert type(instance) is fresh.A and result.not_followed == ()
+    assert following.report.instances == 1 and following.report.heap_ms > 0
