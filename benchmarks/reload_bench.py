@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import appgen
-from bench_common import HOST, free_port, log, probe, spawn, stop, summary, version_of
+from bench_common import HOST, free_port, log, probe, spawn, stop, summary, version_of, write_file
 
 RUNNERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runners")
 
@@ -138,6 +138,19 @@ CONTENDERS: dict[str, Contender] = {
         ),
     )
 }
+
+#: uvicorn-hmr needs Python >= 3.12: it runs from a venv of its own (run.py makes it when
+#: such an interpreter is found), and is reported as not available otherwise.
+HMR_VENV = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".work", "hmr-venv")
+HMR_REQUIREMENTS = ("uvicorn-hmr==0.1.1.8", "starlette==1.10.0", "uvicorn==0.54.0")
+
+
+def _uvicorn_hmr(py: str, port: int, app_dir: str) -> list[str]:
+    # Its own venv's command (not ``py``); it watches the working directory, which is app_dir.
+    return [os.path.join(HMR_VENV, "bin", "uvicorn-hmr"), "main:app", "--host", HOST, "--port", str(port)]
+
+
+CONTENDERS["uvicorn-hmr"] = Contender("uvicorn-hmr", "uvicorn-hmr (in-process)", "asgi", False, _uvicorn_hmr)
 
 # Which hotwsgi flavour a peer is compared with.
 HOT_FOR = {"wsgi": "hotwsgi", "asgi": "hotwsgi-asgi"}
@@ -314,6 +327,10 @@ def run_contender(
     proc = None
     background = None
     try:
+        if contender.key == "uvicorn-hmr" and not os.path.exists(_uvicorn_hmr(python, 0, "")[0]):
+            result["available"] = False
+            result["error"] = "skipped: it needs Python >= 3.12 and none was found"
+            return result
         app = appgen.generate(root, flavour=contender.flavour, modules=modules, heavy_ms=heavy_ms)
         proc, port = _start(contender, python, app, log_path)
         ready = _wait_ready(proc, port)
@@ -483,3 +500,166 @@ def run_storm(*, python: str, reloads: int, clients: int, workdir: str, seed: in
         if proc is not None:
             stop(proc)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _reloads_in(log_path: str) -> int:
+    with open(log_path, encoding="utf-8", errors="replace") as f:
+        return sum(1 for line in f if "-> generation" in line)
+
+
+def run_save_storm(
+    *,
+    python: str,
+    saves: int = 200,
+    spacing: float = 0.01,
+    clients: int = 4,
+    flavour: str = "wsgi",
+    in_place: bool = False,
+    workdir: str,
+) -> dict[str, Any]:
+    """hotwsgi only: ``saves`` saves of views.py ``spacing`` apart, without waiting for any of them.
+
+    ``in_place``: write the file in place (as vim or a formatter may) instead of
+    a temp file renamed over it.
+
+    Counts the reloads the server logged and checks that the last save wins: the
+    version of the last save is served, within a deadline, and stays.
+    """
+    contender = CONTENDERS["hotwsgi" if flavour == "wsgi" else "hotwsgi-asgi"]
+    root = tempfile.mkdtemp(prefix="hotwsgi-bench-savestorm-")
+    log_path = os.path.join(workdir, f"savestorm-{flavour}.log")
+    proc = None
+    background = None
+    try:
+        app = appgen.generate(root, flavour=flavour, modules=50, heavy_ms=0)
+        proc, port = _start(contender, python, app, log_path)
+        if _wait_ready(proc, port) is None:
+            return {"available": False, "error": _tail(log_path, 6)}
+        time.sleep(0.5)
+        versions = Versions()
+        versions.seen(1, time.perf_counter())
+        background = Background(port, versions, clients=clients, pause=0.002)
+        background.start()
+        background.phase = "storm"
+        before = _reloads_in(log_path)
+        started = time.perf_counter()
+        gaps = []
+        last = started
+        for i in range(saves):
+            if in_place:
+                with open(app["views"], "w", encoding="utf-8") as f:
+                    f.write(appgen.VIEWS.format(version=i + 2))
+            else:
+                appgen.set_version(app["views"], i + 2)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+            time.sleep(max(0.0, started + (i + 1) * spacing - time.perf_counter()))
+        saved = time.perf_counter()
+        final = saves + 1
+        took = wait_version(port, final, saved, 15.0, proc, versions)
+        time.sleep(1.0)  # anything still held would show up now
+        stays = all(version_of(probe(port)[2]) == final for _ in range(5))
+        background.phase = None
+        background.close()
+        stats = background.stats.get("storm", {})
+        background = None
+        return {
+            "available": True,
+            "flavour": flavour,
+            "in_place": in_place,
+            "saves": saves,
+            "spacing_ms": spacing * 1000,
+            "storm_s": saved - started,
+            "median_gap_ms": sorted(gaps[1:])[len(gaps[1:]) // 2] * 1000 if len(gaps) > 1 else None,
+            "reloads": _reloads_in(log_path) - before,
+            "last_save_served_ms": None if took is None else took * 1000,
+            "last_save_stays": stays,
+            "clients": clients,
+            "requests": stats,
+        }
+    finally:
+        if background is not None:
+            background.close()
+        if proc is not None:
+            stop(proc)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _git(cwd: str, *args: str) -> None:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b"}
+    env["GIT_COMMITTER_EMAIL"] = "b@b"
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def run_checkout(*, python: str, files: int = 100, rounds: int = 3, workdir: str) -> dict[str, Any]:
+    """hotwsgi only: ``git checkout`` between two branches that differ in ``files`` modules.
+
+    Each checkout should make one reload; the new branch's version must be served.
+    """
+    if shutil.which("git") is None:
+        return {"available": False, "error": "git not installed"}
+    contender = CONTENDERS["hotwsgi"]
+    root = tempfile.mkdtemp(prefix="hotwsgi-bench-checkout-")
+    log_path = os.path.join(workdir, "checkout.log")
+    proc = None
+    try:
+        # files - 1 lib modules plus views.py change between the branches.
+        app = appgen.generate(root, flavour="bare-wsgi", modules=files + 2, heavy_ms=0)
+        app_dir = app["app_dir"]
+        _git(app_dir, "init", "-q", "-b", "one")
+        _git(app_dir, "add", "-A")
+        _git(app_dir, "commit", "-q", "-m", "one")
+        _git(app_dir, "checkout", "-q", "-b", "two")
+        lib = os.path.join(app_dir, "lib")
+        touched = 0
+        for name in sorted(os.listdir(lib)):
+            if name.startswith("m") and name.endswith(".py"):
+                path = os.path.join(lib, name)
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+                write_file(path, text + "\nBRANCH = 'two'\n")
+                touched += 1
+        appgen.set_version(app["views"], 2)
+        touched += 1
+        _git(app_dir, "commit", "-q", "-a", "-m", "two")
+        _git(app_dir, "checkout", "-q", "one")
+        proc, port = _start(contender, python, app, log_path)
+        if _wait_ready(proc, port) is None:
+            return {"available": False, "error": _tail(log_path, 6)}
+        time.sleep(0.5)
+        per_checkout = []
+        latencies = []
+        for i in range(rounds):
+            branch, version = ("two", 2) if i % 2 == 0 else ("one", 1)
+            before = _reloads_in(log_path)
+            t0 = time.perf_counter()
+            _git(app_dir, "checkout", "-q", branch)
+            took = wait_version_exact(port, version, t0, 15.0, proc)
+            time.sleep(1.0)  # a second reload, if any, shows up now
+            per_checkout.append(_reloads_in(log_path) - before)
+            latencies.append(None if took is None else took * 1000)
+        return {
+            "available": True,
+            "files": touched,
+            "reloads_per_checkout": per_checkout,
+            "served_ms": latencies,
+        }
+    finally:
+        if proc is not None:
+            stop(proc)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def wait_version_exact(
+    port: int, version: int, started: float, deadline: float, proc: subprocess.Popen[Any]
+) -> float | None:
+    """Poll until the body shows exactly ``version``; seconds since ``started``, or None."""
+    while True:
+        outcome, status, body = probe(port, timeout=10)
+        now = time.perf_counter()
+        if outcome == "ok" and status == 200 and version_of(body) == version:
+            return now - started
+        if now - started > deadline or proc.poll() is not None:
+            return None
+        time.sleep(POLL_INTERVAL)

@@ -57,6 +57,13 @@ PACKAGES = (
 
 PROFILES: dict[str, dict[str, Any]] = {
     "full": {
+        "saves": 200,
+        "checkouts": 4,
+        "checkout_files": 100,
+        "dependents": 500,
+        "wide_reloads": 20,
+        "startup_modules": 2000,
+        "startup_rounds": 10,
         "edits": 8,
         "spacing": 2.0,
         "jitter": 1.0,
@@ -73,6 +80,13 @@ PROFILES: dict[str, dict[str, Any]] = {
         "memory": [0, 100, 1000],
     },
     "quick": {
+        "saves": 200,
+        "checkouts": 2,
+        "checkout_files": 100,
+        "dependents": 500,
+        "wide_reloads": 10,
+        "startup_modules": 2000,
+        "startup_rounds": 4,
         "edits": 3,
         "spacing": 0.8,
         "jitter": 0.4,
@@ -89,6 +103,13 @@ PROFILES: dict[str, dict[str, Any]] = {
         "memory": [0, 100, 1000],
     },
     "smoke": {
+        "saves": 20,
+        "checkouts": 1,
+        "checkout_files": 10,
+        "dependents": 20,
+        "wide_reloads": 2,
+        "startup_modules": 20,
+        "startup_rounds": 1,
         "edits": 1,
         "spacing": 0.3,
         "jitter": 0.1,
@@ -105,7 +126,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "memory": [0, 5],
     },
 }
-PARTS = ("latency", "storm", "overhead", "throughput", "scaling", "memory")
+PARTS = ("latency", "storm", "bursts", "overhead", "throughput", "scaling", "wide", "startup", "memory")
 
 
 # -- the benchmark environment ------------------------------------------------------------------
@@ -147,6 +168,57 @@ def setup_env() -> str:
             env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
         )
     return python
+
+
+def _python_312() -> str | None:
+    """A Python >= 3.12 interpreter on this machine (uvicorn-hmr needs one), or None."""
+    import glob
+
+    candidates = [shutil.which(f"python3.{minor}") for minor in range(20, 11, -1)]
+    # pyenv's shims answer only for the selected version: look at its versions too.
+    pyenv = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    found = glob.glob(os.path.join(pyenv, "versions", "3.*", "bin", "python3"))
+    candidates += sorted(found, reverse=True)  # each is asked its version below
+    if sys.version_info >= (3, 12):
+        candidates.insert(0, sys.executable)
+    for candidate in candidates:
+        if not candidate:
+            continue
+        try:
+            out = subprocess.run(
+                [candidate, "-c", "import sys; print(sys.version_info >= (3, 12))"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if out.stdout.strip() == "True":
+            return candidate
+    return None
+
+
+def setup_hmr_env() -> None:
+    """uvicorn-hmr's own venv (pinned), from any Python >= 3.12 found; skipped without one."""
+    venv = reload_bench.HMR_VENV
+    stamp_path = os.path.join(venv, ".hotwsgi-bench-stamp")
+    stamp = " ".join(reload_bench.HMR_REQUIREMENTS)
+    try:
+        with open(stamp_path) as f:
+            if f.read().strip() == stamp:
+                return
+    except OSError:
+        pass
+    python = _python_312()
+    if python is None:
+        log("uvicorn-hmr: no Python >= 3.12 on this machine; it is reported as skipped")
+        return
+    log(f"creating {os.path.relpath(venv)} for uvicorn-hmr with {python}")
+    subprocess.run([python, "-m", "venv", venv], check=True)
+    pip = [os.path.join(venv, "bin", "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, *reload_bench.HMR_REQUIREMENTS], check=True)
+    with open(stamp_path, "w") as f:
+        f.write(stamp)
 
 
 def machine_info(python: str) -> dict[str, Any]:
@@ -229,6 +301,44 @@ def part_overhead(p: dict[str, Any], python: str) -> dict[str, Any]:
     return run_json(
         [python, os.path.join(HERE, "overhead.py"), str(p["ovh_calls"]), str(p["ovh_repeats"])], cwd=HERE, timeout=600
     )
+
+
+def part_bursts(p: dict[str, Any], python: str, workdir: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"storms": []}
+    for in_place in (False, True):
+        log(f"bursts: {p['saves']} saves 10 ms apart ({'in place' if in_place else 'temp file + rename'}), 4 clients")
+        out["storms"].append(
+            reload_bench.run_save_storm(python=python, saves=p["saves"], in_place=in_place, workdir=workdir)
+        )
+    log(f"bursts: git checkout of {p['checkout_files']} files, {p['checkouts']} times")
+    out["checkout"] = reload_bench.run_checkout(
+        python=python, files=p["checkout_files"], rounds=p["checkouts"], workdir=workdir
+    )
+    return out
+
+
+def part_wide(p: dict[str, Any], python: str) -> dict[str, Any]:
+    log(f"wide: a module imported by {p['dependents']} others, {p['wide_reloads']} reloads")
+    try:
+        return run_json(
+            [python, os.path.join(HERE, "scaling.py"), "wide", str(p["dependents"]), str(p["wide_reloads"])],
+            cwd=HERE,
+            timeout=900,
+        )
+    except RuntimeError as exc:
+        return {"error": str(exc).strip().splitlines()[-1]}
+
+
+def part_startup(p: dict[str, Any], python: str) -> dict[str, Any]:
+    log(f"startup: {p['startup_modules']} modules, {p['startup_rounds']} rounds bare and wrapped")
+    try:
+        return run_json(
+            [python, os.path.join(HERE, "scaling.py"), "startup", str(p["startup_modules"]), str(p["startup_rounds"])],
+            cwd=HERE,
+            timeout=900,
+        )
+    except RuntimeError as exc:
+        return {"error": str(exc).strip().splitlines()[-1]}
 
 
 def part_scaling(p: dict[str, Any], python: str) -> dict[str, Any]:
@@ -322,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         python = os.path.join(VENV, "bin", "python")
     else:
         python = setup_env()
+    if "uvicorn-hmr" in args.contenders and "latency" in args.parts and not args.no_setup:
+        setup_hmr_env()
     started = time.perf_counter()
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
     workdir = os.path.join(WORK, "runs", f"{stamp}-{args.mode}")
@@ -368,6 +480,10 @@ def main(argv: list[str] | None = None) -> int:
                 seed=args.seed,
             )
             save()
+        if "bursts" in args.parts:
+            note_load("bursts")
+            results["bursts"] = part_bursts(profile, python, workdir)
+            save()
         if "overhead" in args.parts:
             note_load("overhead")
             try:
@@ -390,6 +506,14 @@ def main(argv: list[str] | None = None) -> int:
         if "scaling" in args.parts:
             note_load("scaling")
             results["scaling"] = part_scaling(profile, python)
+            save()
+        if "wide" in args.parts:
+            note_load("wide")
+            results["wide"] = part_wide(profile, python)
+            save()
+        if "startup" in args.parts:
+            note_load("startup")
+            results["startup"] = part_startup(profile, python)
             save()
         if "memory" in args.parts:
             note_load("memory")

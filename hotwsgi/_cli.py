@@ -135,6 +135,11 @@ def cli() -> None:
     is_flag=True,
     help="Leave old functions, classes and instances on the old code after a reload (a plain re-import).",
 )
+@click.option(
+    "--reload-poll",
+    is_flag=True,
+    help="Poll for changes instead of file events (for mounts that send none: WSL2 /mnt/c, network shares).",
+)
 @click.option("--livereload", is_flag=True, help="Refresh open pages after each reload; show errors in the page.")
 @click.option(
     "--log-level",
@@ -164,6 +169,7 @@ def serve_command(
     hold_timeout: float,
     env_file: str | None,
     no_follow: bool,
+    reload_poll: bool,
     livereload: bool,
     log_level: str,
 ) -> None:
@@ -203,6 +209,7 @@ def serve_command(
             hold_timeout=hold_timeout,
             livereload=livereload,
             follow=not no_follow,
+            poll=reload_poll or None,
             env_file=env_file,
             reload_dirs=reload_dirs,
             reload_include=reload_include,

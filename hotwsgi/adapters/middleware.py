@@ -75,6 +75,9 @@ class HotReloadMiddleware:
       new code (True, the default); False leaves them as a plain re-import does.
     - ``livereload``: inject a script into HTML pages that refreshes them after
       each reload and shows a failed reload's error in the page.
+    - ``poll``: True polls for changes instead of using file events (file
+      systems that send none); None (default) polls only when file events do
+      not work or ``HOTWSGI_RELOAD_POLL=1``.
     """
 
     __hotwsgi_middleware__ = True  # see core.importer.is_middleware
@@ -116,6 +119,7 @@ class HotReloadMiddleware:
         livereload: bool = False,
         reload_timeout: float = 60.0,
         follow: bool = True,
+        poll: bool | None = None,
         config: Config | None = None,
     ) -> HotReloadMiddleware:
         # The whole construction happens here, so that a re-run call can hand back
@@ -144,6 +148,7 @@ class HotReloadMiddleware:
                 livereload=livereload,
                 reload_timeout=reload_timeout,
                 follow=follow,
+                poll=poll,
             )
         # 2. The app itself, from an import string or the object given.
         resolved, spec = _load(app, config.factory)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from ..exceptions import ConfigError
 
-__all__ = ("DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "Config", "reload_env_off")
+__all__ = ("DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "Config", "reload_env_off", "reload_env_poll")
 
 #: Python sources are re-run; templates re-run the app module; static files re-run nothing.
 PYTHON_PATTERNS = ("*.py",)
@@ -56,6 +56,11 @@ def reload_env_off() -> bool:
     return os.environ.get("HOTWSGI_RELOAD", "").strip().lower() in {"0", "false", "no", "off"}
 
 
+def reload_env_poll() -> bool:
+    """True when ``HOTWSGI_RELOAD_POLL`` asks for polling instead of file events (1, true, yes, on)."""
+    return os.environ.get("HOTWSGI_RELOAD_POLL", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
     """Every setting of a :class:`~hotwsgi.HotReloadMiddleware`.
@@ -79,6 +84,9 @@ class Config:
     reload_mode: ReloadMode = "hot"
     reload_timeout: float = 60.0
     follow: bool = True
+    #: True: poll for changes instead of file events; None: file events, unless
+    #: ``HOTWSGI_RELOAD_POLL`` says otherwise or they cannot work (then polling).
+    poll: bool | None = None
 
     def __post_init__(self) -> None:
         if self.enabled is not None and not isinstance(self.enabled, bool):
@@ -99,6 +107,8 @@ class Config:
                 raise ConfigError(f"{name} must be a number of seconds >= 0, not {value!r}")
         if not isinstance(self.follow, bool):
             raise ConfigError(f"follow must be True or False, not {self.follow!r}")
+        if self.poll is not None and not isinstance(self.poll, bool):
+            raise ConfigError(f"poll must be True, False or None, not {self.poll!r}")
         if self.exempt is not None and not callable(self.exempt):
             raise ConfigError(f"exempt must be a function of the environ or scope, not {self.exempt!r}")
 

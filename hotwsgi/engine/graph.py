@@ -76,6 +76,10 @@ def _literal_str(node: ast.expr | None) -> str | None:
     return None
 
 
+#: The fields of a statement that hold more statements (``if``/``try``/``match``...).
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
 def parse_imports(source: str | bytes, filename: str, package: str | None) -> set[str]:
     """Every module name the source may import, with its parent packages.
 
@@ -85,38 +89,64 @@ def parse_imports(source: str | bytes, filename: str, package: str | None) -> se
     """
     tree = ast.parse(source, filename)
     found: set[str] = set()
+    # Import statements stand in statement lists only: walk those, not every node
+    # (most of a module is expressions, and walking them all is what cost the time).
+    todo: list[ast.AST] = [tree]
+    while todo:
+        node = todo.pop()
+        for field in _BODIES:
+            for child in getattr(node, field, ()):
+                if isinstance(child, ast.Import):
+                    for alias in child.names:
+                        found.update(_with_parents(alias.name))
+                elif isinstance(child, ast.ImportFrom):
+                    base = _resolve_relative(package, child.level, child.module)
+                    if base is None:
+                        continue
+                    found.update(_with_parents(base))
+                    for alias in child.names:
+                        if alias.name != "*":
+                            found.add(f"{base}.{alias.name}")
+                elif not isinstance(child, ast.expr):
+                    todo.append(child)
+    marker: tuple[str | bytes, ...] = (
+        (b"import_module", b"__import__")
+        if isinstance(source, bytes)
+        else (
+            "import_module",
+            "__import__",
+        )
+    )
+    if any(m in source for m in marker):  # type: ignore[operator]
+        found.update(_literal_import_calls(tree, package))
+    return found
+
+
+def _literal_import_calls(tree: ast.AST, package: str | None) -> set[str]:
+    """Names in ``importlib.import_module("x")`` and ``__import__("x")`` calls with a literal."""
+    found: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                found.update(_with_parents(alias.name))
-        elif isinstance(node, ast.ImportFrom):
-            base = _resolve_relative(package, node.level, node.module)
-            if base is None:
-                continue
-            found.update(_with_parents(base))
-            for alias in node.names:
-                if alias.name != "*":
-                    found.add(f"{base}.{alias.name}")
-        elif isinstance(node, ast.Call) and node.args:
-            func = node.func
-            fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            if fname not in ("import_module", "__import__"):
-                continue
-            target = _literal_str(node.args[0])
-            if target is None:
-                continue
-            if target.startswith("."):
-                level = len(target) - len(target.lstrip("."))
-                pkg_arg: ast.expr | None = node.args[1] if len(node.args) > 1 else None
-                for kw in node.keywords:
-                    if kw.arg == "package":
-                        pkg_arg = kw.value
-                pkg = _literal_str(pkg_arg) or package
-                resolved = _resolve_relative(pkg, level, target[level:] or None)
-                if resolved:
-                    found.update(_with_parents(resolved))
-            else:
-                found.update(_with_parents(target))
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if fname not in ("import_module", "__import__"):
+            continue
+        target = _literal_str(node.args[0])
+        if target is None:
+            continue
+        if target.startswith("."):
+            level = len(target) - len(target.lstrip("."))
+            pkg_arg: ast.expr | None = node.args[1] if len(node.args) > 1 else None
+            for kw in node.keywords:
+                if kw.arg == "package":
+                    pkg_arg = kw.value
+            pkg = _literal_str(pkg_arg) or package
+            resolved = _resolve_relative(pkg, level, target[level:] or None)
+            if resolved:
+                found.update(_with_parents(resolved))
+        else:
+            found.update(_with_parents(target))
     return found
 
 
@@ -174,6 +204,8 @@ class ImportGraph:
         self._set(name, names)
 
     def _set(self, name: str, names: frozenset[str]) -> None:
+        if self._imports.get(name) == names:
+            return  # re-run with the same source: the same edges
         with self.lock:
             for old in self._imports.get(name, ()):
                 importers = self._importers.get(old)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from types import ModuleType
 
-__all__ = ("ModuleIndex", "is_in_virtualenv", "module_source")
+__all__ = ("ModuleIndex", "is_in_virtualenv", "module_source", "real_path")
 
 _OWN_PACKAGE = __name__.partition(".")[0]
 
@@ -46,7 +46,8 @@ def is_in_virtualenv(directory: str) -> bool:
 
 
 @lru_cache(maxsize=65536)
-def _realpath(filename: str) -> str:
+def real_path(filename: str) -> str:
+    """``os.path.realpath``, remembered: module files do not move while the process runs."""
     return os.path.realpath(filename)
 
 
@@ -55,7 +56,7 @@ def module_source(module: ModuleType) -> str | None:
     filename = getattr(module, "__file__", None)
     if not isinstance(filename, str) or not filename.endswith(".py"):
         return None
-    return _realpath(filename)
+    return real_path(filename)
 
 
 def _under(path: str, roots: Iterable[str]) -> bool:
@@ -82,8 +83,15 @@ class ModuleIndex:
         self.pinned_by_path: dict[str, str] = {}
         self._new: set[str] = set()
         self._lock = threading.Lock()
+        self._user_paths: dict[str, bool] = {}
 
     def is_user_path(self, path: str) -> bool:
+        known = self._user_paths.get(path)
+        if known is None:
+            known = self._user_paths[path] = self._is_user_path(path)
+        return known
+
+    def _is_user_path(self, path: str) -> bool:
         if not self.roots or not _under(path, self.roots):
             return False
         if _under(path, _SYSTEM_PREFIXES):
@@ -141,8 +149,16 @@ class ModuleIndex:
                 if cached is not None:
                     if cached[0] is module:
                         continue
+                    verdict, path = self._classify(name, module)
+                    if verdict == cached[1] == 1 and path == cached[2]:
+                        # Re-run from the same file (what a reload does): only the object changed.
+                        verdicts[name] = (module, verdict, path)
+                        self.user[name] = module
+                        self._new.add(name)
+                        continue
                     self._forget(name, cached[1], cached[2])
-                verdict, path = self._classify(name, module)
+                else:
+                    verdict, path = self._classify(name, module)
                 verdicts[name] = (module, verdict, path)
                 if verdict == 1:
                     self.user[name] = module

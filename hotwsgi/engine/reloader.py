@@ -30,12 +30,15 @@ from .follow import follow, not_followed_clause
 from .graph import ImportGraph, install_import_recorder
 from .home import AppHome
 from .modules import ModuleIndex, module_source
-from .transaction import Transaction
+from .transaction import Transaction, running_source
 from .watch import PathFilter, Watcher
 
 __all__ = ("Reloader",)
 
 logger = logging.getLogger(__name__)
+
+#: How long after start-up the worker waits before it builds the import graph.
+GRAPH_DELAY_S = 1.0
 
 
 def _matches(path: str, patterns: Iterable[str]) -> bool:
@@ -78,6 +81,7 @@ class Reloader:
         self._lock = threading.RLock()  # one reload at a time
         self._queue = threading.Condition(threading.Lock())
         self._pending: set[str] = set()
+        self._pending_saved: set[str] = set()  # from the watcher: re-run only if the source changed
         self._pending_full = False
         self._retry: set[str] = set()
         self._retry_full = False
@@ -103,7 +107,7 @@ class Reloader:
             roots = [r for r in self.roots if os.path.isdir(r)]
             self.watched = tuple(roots)
             if roots:
-                self._watcher = Watcher(roots, self._filter, self.schedule)
+                self._watcher = Watcher(roots, self._filter, self._saved, poll=self.config.poll)
         self._start_worker()
 
     def after_fork_in_child(self) -> None:
@@ -155,16 +159,58 @@ class Reloader:
             self._queue.notify()
         self._start_worker()
 
+    def _saved(self, paths: set[str]) -> None:
+        """From the watcher: saved files; a reload re-runs those whose source is not what runs."""
+        with self._queue:
+            self._pending_saved.update(paths)
+            self._queue.notify()
+        self._start_worker()
+
+    def _unchanged(self, path: str) -> bool:
+        """True when every module loaded from ``path`` runs exactly its bytes on disk (the last
+        reload ran them): a second event of the same save, vim setting the file's mode
+        after writing it. Never after a failed reload, whose error must clear."""
+        names = self.index.by_path.get(path)
+        if not names or not path.endswith(".py") or self._retry or self._retry_full:
+            return False
+        if self.last_reload is not None and not self.last_reload.ok:
+            return False
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return False
+        return all(
+            (module := self.index.user.get(name)) is not None and running_source(path, module) == data
+            for name in list(names)
+        )
+
     def _work(self) -> None:
+        # The import graph of every user module is built once the app has started and
+        # answered its first requests, not while it starts (a reload asked for sooner
+        # builds what it needs itself): on a big app it takes a few hundred ms of CPU.
+        with self._queue:
+            self._queue.wait_for(
+                lambda: self._pending or self._pending_saved or self._pending_full or self._stopped.is_set(),
+                GRAPH_DELAY_S,
+            )
         self.update_graph()
         while True:
             with self._queue:
-                while not self._pending and not self._pending_full and not self._stopped.is_set():
+                while (
+                    not self._pending
+                    and not self._pending_saved
+                    and not self._pending_full
+                    and not self._stopped.is_set()
+                ):
                     self._queue.wait()
                 if self._stopped.is_set():
                     return
-                paths, full = self._pending, self._pending_full
-                self._pending, self._pending_full = set(), False
+                paths, full, saved = self._pending, self._pending_full, self._pending_saved
+                self._pending, self._pending_full, self._pending_saved = set(), False, set()
+            paths |= {p for p in saved if not self._unchanged(p)}
+            if not paths and not full:
+                continue
             try:
                 self.run(paths, full=full)
             except Exception:  # pragma: no cover - a bug of ours must not kill reloading

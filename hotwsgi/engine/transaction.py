@@ -1,7 +1,7 @@
 """The reload transaction: re-run modules all or nothing, through Python's own import system.
 
 A :class:`Transaction` evicts the planned modules from :data:`sys.modules`,
-imports them again with a meta-path finder in front that compiles every user
+imports them again with a meta-path finder in front that runs every user
 module from its current source (never from a possibly stale ``.pyc``), calls
 ``__hot_reload__(old_module)`` on fresh modules, and lets the caller resolve
 the new app. If anything raises, :data:`sys.modules` and the parent packages'
@@ -15,20 +15,49 @@ import importlib.util
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Collection, Iterable, Sequence
-from importlib.machinery import ModuleSpec
-from types import ModuleType
+from importlib.machinery import ModuleSpec, SourceFileLoader
+from types import CodeType, ModuleType
 from typing import Any
 
 from ..core import hooks as _hooks
 from ..core.claims import AppClaim
 from ..core.events import Callback, Integration
-from .modules import ModuleIndex
+from .modules import ModuleIndex, real_path
 
-__all__ = ("Transaction",)
+__all__ = ("Transaction", "running_source")
 
 _MISSING = object()
 _import_module = importlib.import_module
+
+
+# Code objects of re-run user modules by source path, with the exact source bytes they
+# were compiled from. A module whose source is byte for byte the same re-runs its code
+# object (most of a reload's dependents: only what they import changed); any other
+# byte compiles afresh. Keyed by content, never by mtime or size, and in memory only:
+# nothing is read from or written to a .pyc.
+_compiled: dict[str, tuple[bytes, CodeType]] = {}
+# The source bytes of the code that runs now, by path, with the module that ran them:
+# what the last committed reload of each module ran (start-up imports are not in it).
+_running: dict[str, tuple[weakref.ref[ModuleType], bytes]] = {}
+
+
+def _code_for(loader: Any, data: bytes, path: str) -> CodeType:
+    cached = _compiled.get(path)
+    if cached is not None and cached[0] == data:
+        return cached[1]
+    code: CodeType = loader.source_to_code(data, path)
+    _compiled[path] = (data, code)
+    return code
+
+
+def running_source(path: str, module: ModuleType) -> bytes | None:
+    """The source bytes ``module`` (loaded from ``path``) was last re-run from, or None if unknown."""
+    entry = _running.get(path)
+    if entry is None or entry[0]() is not module:
+        return None
+    return entry[1]
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -56,7 +85,9 @@ class _FreshLoader:
         module.__loader__ = inner
         tx = self.tx
         tx.before_exec(module)
-        code = inner.source_to_code(inner.get_data(spec.origin), spec.origin)
+        data = inner.get_data(spec.origin)
+        code = _code_for(inner, data, spec.origin)
+        tx.sources[module.__name__] = (real_path(spec.origin), data)
         if spec.cached:
             # A later normal import must not pick up bytecode of an older version
             # that happens to share the source's mtime second and size.
@@ -82,6 +113,29 @@ class _FreshLoader:
         return getattr(self.inner, name)
 
 
+def _same_file_spec(old: ModuleType | None) -> ModuleSpec | None:
+    """A spec for re-running ``old`` from the same source file, while that file is there.
+
+    The search along ``sys.path`` would find that file again (short of a new file
+    shadowing it from an earlier entry of ``sys.path``); skipping it saves most of
+    the import system's cost of re-running a module.
+    """
+    spec = getattr(old, "__spec__", None)
+    if spec is None or type(spec.loader) is not SourceFileLoader:
+        return None
+    origin = spec.origin
+    if not isinstance(origin, str) or not os.path.isfile(origin):
+        return None
+    locations = spec.submodule_search_locations
+    fresh = ModuleSpec(spec.name, SourceFileLoader(spec.name, origin), origin=origin, is_package=locations is not None)
+    if locations is not None:
+        fresh.submodule_search_locations = list(locations)
+    fresh.has_location = True
+    if spec.cached is not None:
+        fresh.cached = spec.cached
+    return fresh
+
+
 class _FreshFinder:
     """First on :data:`sys.meta_path` during a transaction."""
 
@@ -94,6 +148,8 @@ class _FreshFinder:
         location = tx.locations.get(fullname)
         if location is not None:
             spec = importlib.util.spec_from_file_location(fullname, location)
+        elif fullname in tx.plan and (spec := _same_file_spec(tx.old.get(fullname))) is not None:
+            pass
         else:
             for finder in sys.meta_path:
                 if finder is self:
@@ -106,7 +162,12 @@ class _FreshFinder:
                     break
         if spec is None:
             return None
-        tx.loaded.add(fullname)
+        if threading.get_ident() == tx.thread:
+            tx.loaded.add(fullname)
+        else:
+            # Another thread imports while the reload runs (a server importing a codec,
+            # websockets...): a rollback must leave that module alone.
+            tx.elsewhere.add(fullname)
         loader = spec.loader
         origin = spec.origin
         if (
@@ -114,7 +175,7 @@ class _FreshFinder:
             and origin.endswith(".py")
             and hasattr(loader, "get_data")
             and hasattr(loader, "source_to_code")
-            and tx.index.is_user_path(os.path.realpath(origin))
+            and tx.index.is_user_path(real_path(origin))
         ):
             spec.loader = _FreshLoader(loader, tx)  # type: ignore[assignment]
         return spec
@@ -148,12 +209,16 @@ class Transaction:
         self.old: dict[str, ModuleType] = dict(old_modules or {})
         self.fresh: dict[str, ModuleType] = {}
         self.pending_callbacks: list[Callback] = []
+        # name -> (real path, source bytes) of each module this transaction ran.
+        self.sources: dict[str, tuple[str, bytes]] = {}
         # The claims a re-run HotReloadMiddleware(...) call may hand its app to, by owner module.
         self.claims: dict[str, AppClaim] = {claim.owner: claim for claim in claims}
         self.integrations = tuple(integrations)
         self._started: list[Integration] = []  # those whose before_run ran, for a rollback
         self._snapshot: dict[str, Any] = {}
-        self.loaded: set[str] = set()  # every module imported while the transaction ran
+        self.loaded: set[str] = set()  # every module the transaction's own thread imported
+        self.elsewhere: set[str] = set()  # modules other threads imported meanwhile
+        self.thread: int | None = None  # the thread running the modules
         self.running: list[str] = []  # modules executing right now, innermost last
         self.abandoned = False
         self._finder: _FreshFinder | None = None
@@ -198,6 +263,7 @@ class Transaction:
         Returns what ``finish`` returns. Any exception, from a module or from
         ``finish``, rolls everything back before it propagates.
         """
+        self.thread = threading.get_ident()
         snapshot = self._snapshot = dict(sys.modules)
         for name in self.plan:
             module = snapshot.get(name)
@@ -260,6 +326,11 @@ class Transaction:
     def commit(self) -> None:
         with self._lock:
             self._settled = True
+        for name, (path, data) in self.sources.items():
+            module = self.fresh.get(name)
+            if module is not None:
+                _running[path] = (weakref.ref(module), data)
+        self.sources = {}
         _hooks.commit_callbacks(self.rerun_names, self.pending_callbacks)
         self.pending_callbacks = []
         self._snapshot = {}
@@ -282,6 +353,8 @@ class Transaction:
             if before is module:
                 continue
             if before is _MISSING:
+                if name in self.elsewhere:
+                    continue
                 sys.modules.pop(name, None)
             else:
                 sys.modules[name] = before
@@ -291,6 +364,7 @@ class Transaction:
                 sys.modules[name] = module
         self.pending_callbacks = []
         self.fresh = {}
+        self.sources = {}
         for claim in self.claims.values():
             claim.clear()
         started, self._started = self._started, []

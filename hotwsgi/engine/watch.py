@@ -1,4 +1,29 @@
-"""The file watcher: watchfiles' Rust notifier in a daemon thread."""
+"""The file watcher: watchfiles in a daemon thread, and when to hand a batch of changes over.
+
+When a batch goes to the reloader (the adaptive window):
+
+- A change after a quiet spell (nothing changed for ``QUIET_S``) goes at once,
+  as soon as the notifier's batch is complete: one ``STEP_MS`` without a new
+  event, so an editor's temp-file-and-rename save or vim's write in place are
+  one change, and a single save waits for nothing else.
+- While changes keep coming (each within ``QUIET_S`` of the last), they are
+  held and handed over together when none came for a while (``settle``) or the
+  held batch is ``window`` old. Both grow with every batch of the same storm,
+  so a formatter or 200 saves in a row make a handful of reloads, and the last
+  save always wins: what is held is handed over once the storm ends.
+- A first batch of several files (a formatter, a checkout) is held the same way.
+- While git holds its index lock (``git checkout``, ``pull``, ``stash``,
+  ``reset`` writing the work tree), nothing is handed over: a checkout that
+  touches 100 files makes one reload.
+
+File events come through watchfiles' public :func:`watchfiles.watch`. Where
+they cannot work (the inotify watch limit is used up, a root on a network share
+or a WSL/VM mount that never sends them) the watcher polls instead, saying so
+in one log line; ``poll=True`` forces polling. The polling is our own, not
+watchfiles': that one compares modification times in whole seconds, so a
+second save within the same second went unseen, and so did a save made in the
+first few hundred milliseconds after it started.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +31,12 @@ import fnmatch
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 
-from watchfiles._rust_notify import RustNotify
+import watchfiles
 
+from ..core.config import reload_env_poll
 from .escalate import restarts_process
 from .modules import is_in_virtualenv
 
@@ -17,10 +44,34 @@ __all__ = ("PathFilter", "Watcher")
 
 logger = logging.getLogger("hotwsgi")
 
-#: A batch is handed over once no new change came for STEP_MS, and at most
-#: DEBOUNCE_MS after its first change (a storm of saves makes few reloads).
-STEP_MS = 10
-DEBOUNCE_MS = 400
+#: The notifier's batch is complete once no event came for STEP_MS; it checks
+#: for a stop and for held batches at least every TICK_MS, and never groups a
+#: continuous stream of events for longer than DEBOUNCE_MS.
+STEP_MS = 1
+TICK_MS = 20
+DEBOUNCE_MS = 200
+#: A change with no other change for this long before it is handed over at once.
+QUIET_S = 0.25
+#: A held batch goes once no change came for ``settle`` or once it is ``window``
+#: old; the window doubles with every batch of a storm, up to MAX_WINDOW_S, and
+#: the settle time is half the window, between SETTLE_S and MAX_SETTLE_S.
+WINDOW_S = 0.05
+MAX_WINDOW_S = 1.0
+SETTLE_S = 0.025
+MAX_SETTLE_S = 0.1
+#: A git index lock older than this is left over from a crash, not a running git.
+GIT_LOCK_MAX_AGE_S = 10.0
+#: How long to wait for the event of git's lock release once the lock file is gone.
+GIT_EVENT_WAIT_S = 1.0
+#: How long the constructor waits for the notifier to be armed.
+ARM_TIMEOUT_S = 10.0
+#: Polling: how often the watched folders are scanned (WATCHFILES_POLL_DELAY_MS too).
+POLL_S = 0.3
+
+#: File systems whose changes made elsewhere raise no inotify event: polled.
+POLLED_FILE_SYSTEMS = frozenset(
+    {"9p", "v9fs", "drvfs", "nfs", "nfs4", "cifs", "smb3", "smbfs", "vboxsf", "prl_fs", "fuse.sshfs"}
+)
 
 
 class PathFilter:
@@ -68,11 +119,73 @@ class PathFilter:
         return not is_in_virtualenv(os.path.dirname(path))
 
 
+class _Armed:
+    """The ``stop_event`` handed to watchfiles: its first ``is_set()`` call comes from
+    inside the notifier's loop, which proves the notifier exists and sees events."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.armed = threading.Event()
+
+    def is_set(self) -> bool:
+        self.armed.set()
+        self.is_set = self.stop.is_set  # type: ignore[method-assign]  # from now on, called every step
+        return self.stop.is_set()
+
+
+def _env_flag(name: str) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return bool(value) and value not in {"0", "false", "no", "off", "disable", "disabled"}
+
+
+def _mounts() -> list[tuple[str, str]]:
+    """(mount point, file system type) of every mount, longest mount point first (Linux)."""
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as f:
+            rows = [line.split() for line in f]
+    except OSError:
+        return []
+    found = [(r[1].replace("\\040", " "), r[2]) for r in rows if len(r) >= 3]
+    return sorted(found, key=lambda m: len(m[0]), reverse=True)
+
+
+def file_system_of(path: str, mounts: list[tuple[str, str]] | None = None) -> str | None:
+    """The type of the file system ``path`` lies on (``ext4``, ``9p``, ``nfs4``...), or None."""
+    for point, fstype in _mounts() if mounts is None else mounts:
+        if path == point or path.startswith(point.rstrip(os.sep) + os.sep):
+            return fstype
+    return None
+
+
+def _git_dir(root: str) -> str | None:
+    """The git folder of the repository ``root`` lies in (worktrees included), or None."""
+    folder = root
+    while True:
+        dot_git = os.path.join(folder, ".git")
+        if os.path.isdir(dot_git):
+            return dot_git
+        if os.path.isfile(dot_git):  # a worktree or submodule: "gitdir: <path>"
+            try:
+                with open(dot_git, encoding="utf-8") as f:
+                    line = f.readline().strip()
+            except OSError:
+                return None
+            if line.startswith("gitdir:"):
+                return os.path.normpath(os.path.join(folder, line[len("gitdir:") :].strip()))
+            return None
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
 class Watcher:
     """Watches ``roots`` and calls ``callback(paths)`` with each batch of changed paths.
 
-    The notifier is armed in the constructor, so a save made right after it
-    returns is seen.
+    The notifier is armed before the constructor returns, so a save made right
+    after it is seen. ``poll``: True forces polling, None lets the environment
+    decide (``HOTWSGI_RELOAD_POLL``, watchfiles' ``WATCHFILES_FORCE_POLLING``)
+    and polls where file events cannot work.
     """
 
     def __init__(
@@ -80,59 +193,267 @@ class Watcher:
         roots: Iterable[str],
         path_filter: Callable[[str], bool],
         callback: Callable[[set[str]], None],
+        *,
+        poll: bool | None = None,
     ) -> None:
         self.roots = [os.path.realpath(r) for r in roots]
         self._filter = path_filter
         self._callback = callback
         self._stop = threading.Event()
-        self._notify = RustNotify(self.roots, False, False, 300, True, True)
+        self.polling = self._choose_polling(poll)
+        self._ignore_denied = False
+        self._watched: dict[str, bool] = {}
+        git_dirs = sorted({g for r in self.roots if (g := _git_dir(r))})
+        self._git_locks = [os.path.join(g, "index.lock") for g in git_dirs]
+        # The events of git taking its index lock and of letting it go (renaming it onto
+        # the index), for the repositories inside a watched root. Events come in order,
+        # so once the release is seen, so are the files git wrote before it.
+        inside = [g for g in git_dirs if any(g.startswith(os.path.join(r, "")) for r in self.roots)]
+        self._git_taken = {(int(watchfiles.Change.added), os.path.join(g, "index.lock")) for g in inside}
+        self._git_released = {(int(watchfiles.Change.deleted), os.path.join(g, "index.lock")) for g in inside}
+        self._git_released |= {(int(c), os.path.join(g, "index")) for g in inside for c in (1, 2)}
+        self._git_writing = False  # the lock was taken and its release not seen yet
+        self._git_seen_release = False
+        self._lock_gone_at: float | None = None
+        # The adaptive window (only the watcher thread touches these).
+        self._held: set[str] = set()
+        self._held_since = 0.0
+        self._last_change = -QUIET_S
+        self._window = WINDOW_S
+        self._after_git = False
+        self._armed = _Armed(self._stop)
         self._thread = threading.Thread(target=self._run, name="hotwsgi-watcher", daemon=True)
         self._thread.start()
+        if not self._armed.armed.wait(ARM_TIMEOUT_S) and self._thread.is_alive():
+            logger.warning(
+                "hotwsgi: the file watcher took over %.0f s to start; earlier saves may be missed", ARM_TIMEOUT_S
+            )
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._watch_until_a_root_goes()
-            except Exception as exc:  # the notifier broke (a root vanished under it, ...)
-                logger.warning("hotwsgi: the file watcher failed (%s); starting it again", exc)
-            finally:
-                self._notify.close()
-            if self._stop.is_set():
-                return
-            missing = [r for r in self.roots if not os.path.isdir(r)]
-            if missing:
+    def _choose_polling(self, poll: bool | None) -> bool:
+        if poll or (poll is None and (reload_env_poll() or _env_flag("WATCHFILES_FORCE_POLLING"))):
+            return True
+        if poll is None:
+            mounts = _mounts()
+            remote = sorted(
+                {f"{r} ({fs})" for r in self.roots if (fs := file_system_of(r, mounts)) in POLLED_FILE_SYSTEMS}
+            )
+            if remote:
                 logger.warning(
-                    "hotwsgi: watched folder %s is gone; the app keeps serving and watching resumes when it is back",
-                    ", ".join(missing),
+                    "hotwsgi: %s lies on a file system that sends no file events for changes made elsewhere; "
+                    "polling it for changes instead",
+                    ", ".join(remote),
                 )
-            while any(not os.path.isdir(r) for r in self.roots):
-                if self._stop.wait(0.25):
+                return True
+        return False
+
+    # -- the thread ------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._watch_once()
+                if self._stop.is_set():
                     return
-            self._notify = RustNotify(self.roots, False, False, 300, True, True)
-            if missing:
-                # Whatever came back may differ from what runs: reload it all.
-                self._callback(set(self._files()))
+                missing = [r for r in self.roots if not os.path.isdir(r)]
+                if missing:
+                    logger.warning(
+                        "hotwsgi: watched folder %s is gone; the app keeps serving, watching resumes when it is back",
+                        ", ".join(missing),
+                    )
+                while any(not os.path.isdir(r) for r in self.roots):
+                    if self._stop.wait(0.25):
+                        return
+                if missing:
+                    # Whatever came back may differ from what runs: reload it all.
+                    self._arrived(set(self._files()), time.monotonic(), hold=True)
+        finally:
+            self._armed.armed.set()  # never leave the constructor waiting
+
+    def _watch_once(self) -> None:
+        """Watch until a root goes or the notifier fails; on failure pick how to go on."""
+        try:
+            if self.polling:
+                self._poll_until_a_root_goes()
+            else:
+                self._watch_until_a_root_goes()
+        except FileNotFoundError:
+            pass  # a root went away while the notifier started
+        except PermissionError as exc:
+            if self._ignore_denied:
+                logger.warning("hotwsgi: the file watcher failed (%s); starting it again", exc)
+                self._stop.wait(0.25)
+            else:
+                # A folder we may not read must not cost the others their events (but
+                # then watchfiles also ignores every other watch error, the watch limit too).
+                logger.warning("hotwsgi: %s; watching the rest", exc)
+                self._ignore_denied = True
+        except OSError as exc:
+            if self.polling:
+                logger.warning("hotwsgi: the file watcher failed (%s); starting it again", exc)
+                self._stop.wait(0.25)
+            else:  # the inotify watch limit is used up, or no file events at all
+                logger.warning("hotwsgi: file events are not available (%s); polling for changes instead", exc)
+                self.polling = True
+        except Exception as exc:  # the notifier broke (a root vanished under it, ...)
+            logger.warning("hotwsgi: the file watcher failed (%s); starting it again", exc)
+            self._stop.wait(0.25)
 
     def _watch_until_a_root_goes(self) -> None:
-        notify = self._notify
-        while not self._stop.is_set():
-            raw = notify.watch(DEBOUNCE_MS, STEP_MS, 1000, self._stop)
-            if raw == "stop":
-                return
-            if not isinstance(raw, str):  # a batch; otherwise a timeout or a signal
-                paths = set()
-                for _, raw_path in raw:
-                    path = os.path.realpath(raw_path)
-                    if self._filter(path):
-                        paths.add(path)
-                    elif os.path.isdir(path) and not os.path.islink(raw_path):
-                        # A new folder: files written into it before the notifier
-                        # started watching it raised no event of their own.
-                        paths.update(self._files(path))
-                if paths:
-                    self._callback(paths)
+        changes = watchfiles.watch(
+            *self.roots,
+            watch_filter=None,
+            debounce=DEBOUNCE_MS,
+            step=STEP_MS,
+            stop_event=self._armed,
+            rust_timeout=TICK_MS,
+            yield_on_timeout=True,
+            debug=False,
+            raise_interrupt=False,
+            force_polling=False,  # polling is ours, see the module docstring
+            ignore_permission_denied=self._ignore_denied,
+        )
+        armed = self._armed.armed
+        try:
+            for raw in changes:
+                if not armed.is_set():  # in case watchfiles stops asking stop_event every step
+                    armed.set()
+                now = time.monotonic()
+                if raw and self._git_taken:
+                    if not raw.isdisjoint(self._git_released):
+                        self._git_writing, self._git_seen_release, self._lock_gone_at = False, True, None
+                    elif not raw.isdisjoint(self._git_taken):
+                        self._git_writing = True
+                if raw:
+                    self._arrived(self._paths(raw), now)
+                if self._held:
+                    self._maybe_hand_over(now)
+                if any(not os.path.isdir(r) for r in self.roots):
+                    return
+        finally:
+            changes.close()
+
+    def _poll_until_a_root_goes(self) -> None:
+        """Scan the watched files every POLL_S and hand over those whose mtime (ns), size or inode changed."""
+        delay = POLL_S
+        env = os.environ.get("WATCHFILES_POLL_DELAY_MS", "")
+        if env.isdecimal():
+            delay = max(int(env), 1) / 1000
+        before = self._snapshot()
+        self._armed.armed.set()
+        next_scan = time.monotonic() + delay
+        while not self._stop.wait(min(TICK_MS / 1000, delay)):
+            now = time.monotonic()
+            if now >= next_scan:
+                after = self._snapshot()
+                changed = {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
+                before, next_scan = after, now + delay
+                self._arrived(changed, now)
+            if self._held:
+                self._maybe_hand_over(now)
             if any(not os.path.isdir(r) for r in self.roots):
                 return
+
+    def _snapshot(self) -> dict[str, tuple[int, int, int]]:
+        found: dict[str, tuple[int, int, int]] = {}
+        watched = self._watched  # the filter's verdict by path, remembered between scans
+        for root in self.roots:
+            for folder, dirs, files in os.walk(root):
+                dirs[:] = [
+                    d
+                    for d in dirs
+                    if not d.startswith(".")
+                    and d not in ("__pycache__", "node_modules")
+                    and not os.path.exists(os.path.join(folder, d, "pyvenv.cfg"))
+                ]
+                for name in files:
+                    path = os.path.join(folder, name)
+                    keep = watched.get(path)
+                    if keep is None:
+                        keep = watched[path] = self._filter(path)
+                    if keep:
+                        try:
+                            st = os.stat(path)
+                        except OSError:
+                            continue
+                        found[path] = (st.st_mtime_ns, st.st_size, st.st_ino)
+        return found
+
+    def _paths(self, raw: set[tuple[watchfiles.Change, str]]) -> set[str]:
+        paths: set[str] = set()
+        for _, raw_path in raw:
+            path = os.path.realpath(raw_path)
+            if self._filter(path):
+                paths.add(path)
+            elif os.path.isdir(path) and not os.path.islink(raw_path):
+                # A new folder: files written into it before the notifier
+                # started watching it raised no event of their own.
+                paths.update(self._files(path))
+        return paths
+
+    # -- the adaptive window ----------------------------------------------------------
+    def _arrived(self, paths: set[str], now: float, *, hold: bool = False) -> None:
+        if not paths:
+            return
+        quiet = now - self._last_change >= QUIET_S
+        self._last_change = now
+        if quiet:
+            self._window = WINDOW_S
+        if quiet and not hold and not self._held and len(paths) == 1 and not self._git_busy():
+            self._hand_over(paths)
+            return
+        if not self._held:
+            self._held_since = now
+        self._held |= paths
+
+    def _maybe_hand_over(self, now: float) -> None:
+        if self._git_busy():
+            # The work tree is being written: wait for git to finish, and then
+            # for the events of its last files to come through.
+            if not self._after_git:
+                self._after_git, self._git_seen_release = True, False
+            self._last_change = now
+            return
+        if self._after_git:
+            # Seen git let go of its lock: every file it wrote has been seen too. Otherwise
+            # (the repository lies outside the watched roots) give the events time to come.
+            settle = SETTLE_S if self._git_seen_release else MAX_SETTLE_S
+        else:
+            settle = min(max(self._window / 2, SETTLE_S), MAX_SETTLE_S)
+        if now - self._last_change >= settle or (now - self._held_since >= self._window and not self._after_git):
+            held, self._held = self._held, set()
+            self._after_git = False
+            self._window = min(self._window * 2, MAX_WINDOW_S)
+            self._hand_over(held)
+
+    def _git_busy(self) -> bool:
+        if self._lock_taken():
+            self._lock_gone_at = None
+            return True
+        if self._git_writing:
+            # The lock is gone but the event of its release has not come through yet
+            # (events lag behind on a busy machine): wait for it, but not forever.
+            now = time.monotonic()
+            if self._lock_gone_at is None:
+                self._lock_gone_at = now
+            if now - self._lock_gone_at < GIT_EVENT_WAIT_S:
+                return True
+            self._git_writing = False
+        return False
+
+    def _lock_taken(self) -> bool:
+        for lock in self._git_locks:
+            try:
+                age = time.time() - os.stat(lock).st_mtime
+            except OSError:
+                continue
+            if age < GIT_LOCK_MAX_AGE_S:
+                return True
+        return False
+
+    def _hand_over(self, paths: set[str]) -> None:
+        try:
+            self._callback(paths)
+        except Exception:  # pragma: no cover - the callback is ours and must not kill watching
+            logger.exception("hotwsgi: internal error handing over changed files")
 
     def _files(self, *folders: str) -> list[str]:
         found: list[str] = []

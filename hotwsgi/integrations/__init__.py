@@ -21,6 +21,12 @@ def detect(app: Any) -> list[Integration]:
     of another framework pays nothing and imports nothing.
     """
     found: list[Integration] = []
+    if "django" in sys.modules:
+        from .django import for_app
+
+        django = for_app(app)
+        if django is not None:
+            found.append(django)
     if "bottle" in sys.modules:
         from . import bottle
 

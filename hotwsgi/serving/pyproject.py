@@ -41,6 +41,7 @@ KEYS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "reload-timeout": ("reload_timeout", (int, float)),
     "drain-timeout": ("drain_timeout", (int, float)),
     "hold-timeout": ("hold_timeout", (int, float)),
+    "reload-poll": ("reload_poll", bool),
     "livereload": ("livereload", bool),
     "follow": ("no_follow", bool),
     "env-file": ("env_file", str),

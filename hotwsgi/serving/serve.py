@@ -48,11 +48,13 @@ def serve(
     hold_timeout: float = 30.0,
     livereload: bool = False,
     follow: bool = True,
+    poll: bool | None = None,
     reload_dirs: Iterable[str] = (),
     reload_include: Iterable[str] = (),
     reload_exclude: Iterable[str] = (),
     env_file: str | os.PathLike[str] | None = None,
     on_ready: Callable[[str, int], None] | None = None,
+    wrap: Callable[[Any], Any] | None = None,
     **server_options: Any,
 ) -> None:
     """Serve ``app`` (an import string like ``"pkg.web:app"`` or an app object) until interrupted.
@@ -62,7 +64,8 @@ def serve(
     and uvicorn for ASGI apps. Raises a :class:`~hotwsgi.exceptions.HotwsgiError`
     subclass, with a message meant for the user, on bad input. Extra keyword
     arguments (``uds``, ``threads``, ...) go to the server adapter; options
-    left at None are not passed.
+    left at None are not passed. ``wrap``, given the middleware, returns the app the
+    server runs (something in front of it, like Django's static files handler).
     """
     from ..adapters.middleware import HotReloadMiddleware, set_restart_handler, settings_of
     from .servers import load_server
@@ -91,6 +94,7 @@ def serve(
         hold_timeout=hold_timeout,
         reload_mode=reload_mode,  # type: ignore[arg-type]
         follow=follow,
+        poll=poll,
     )
     restarted = was_restarted()
     if restarted:
@@ -112,7 +116,7 @@ def serve(
     try:
         adapter = load_server(server, interface)
         options = {k: v for k, v in server_options.items() if v is not None}
-        srv = adapter.Server(middleware, host=host, port=port, **options)
+        srv = adapter.Server(middleware if wrap is None else wrap(middleware), host=host, port=port, **options)
         middleware.server_name = srv.name
         bound_host, bound_port = srv.bind()
     except BaseException:
@@ -216,7 +220,8 @@ def broken_app(error: HotwsgiError, config: Config, app_dir: str | None) -> Any:
         def __init__(self) -> None:
             self.config = config
             self._restart: Callable[[str], None] | None = None
-            self._watcher = Watcher(roots, PathFilter(roots, config.all_include, config.all_exclude), self._changed)
+            path_filter = PathFilter(roots, config.all_include, config.all_exclude)
+            self._watcher = Watcher(roots, path_filter, self._changed, poll=config.poll)
 
         def _changed(self, paths: set[str]) -> None:
             if self._restart is not None:

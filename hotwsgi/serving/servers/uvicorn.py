@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import time
 from typing import Any
 
 from ...exceptions import ConfigError, HotwsgiError
-from ._socket import bind_socket, log_level
+from ._socket import FRESH_GRACE, bind_socket, log_level
 
 INTERFACE = "asgi"
 REQUIRES = ("uvicorn",)
@@ -48,6 +50,17 @@ class Server:
                 close = getattr(app, "_close_connections", None)
                 if close is not None:
                     await close()
+                # Stop accepting, then let connections accepted a moment ago read their
+                # request: uvicorn's shutdown closes an HTTP connection that has none yet,
+                # and the client that just sent one sees a reset (a restart must not).
+                for server in self.servers:
+                    server.close()
+                deadline = time.monotonic() + FRESH_GRACE
+                while time.monotonic() < deadline and any(
+                    hasattr(conn, "cycle") and conn.cycle is None and not conn.transport.is_closing()
+                    for conn in list(self.server_state.connections)
+                ):
+                    await asyncio.sleep(0.01)
                 await super().shutdown(sockets)
 
         self._socket = bind_socket(self.host, self.port)

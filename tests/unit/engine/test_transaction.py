@@ -7,6 +7,7 @@ import os
 import sys
 import textwrap
 import weakref
+from pathlib import Path
 
 from tests.helpers.inprocess import Project, call
 
@@ -83,6 +84,35 @@ def test_failed_reload_restores_every_sys_modules_entry(project: Project) -> Non
     result = mw.reload([project.path("views.py")])
     assert result is not None and result.ok and mw.generation == 1
     assert call(mw) == ("200 OK", "fixed")
+
+
+def test_a_failed_reload_leaves_modules_another_thread_imported_meanwhile(project: Project, tmp_path: Path) -> None:
+    # A server thread importing a codec or websockets while a reload fails must keep it:
+    # the rollback takes back what the reload imported, not what others did.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    name = f"codec_{project.pkg}"
+    (elsewhere / f"{name}.py").write_text("LOADED = True\n")
+    sys.path.insert(0, str(elsewhere))
+    try:
+        project.write("views.py", "def index():\n    return 'v1'\n")
+        project.write("web.py", WEB)
+        mw = project.middleware()
+        project.write(
+            "views.py",
+            "import importlib, threading\n"
+            f"threading.Thread(target=importlib.import_module, args=({name!r},)).start()\n"
+            f"while {name!r} not in __import__('sys').modules:\n"
+            "    __import__('time').sleep(0.001)\n"
+            "raise RuntimeError('broken after the other thread imported')\n",
+        )
+        result = mw.reload([project.path("views.py")])
+        assert result is not None and not result.ok
+        assert name in sys.modules and sys.modules[name].LOADED
+        assert call(mw) == ("200 OK", "v1")
+    finally:
+        sys.path.remove(str(elsewhere))
+        sys.modules.pop(name, None)
 
 
 def test_exception_at_import_in_a_dependent_rolls_back_the_parent_attribute(project: Project) -> None:
@@ -293,3 +323,55 @@ def test_a_multi_line_message_keeps_its_type_in_the_summary(project: Project) ->
     result = mw.reload([project.path("views.py")])
     assert result is not None and result.error is not None
     assert result.error.startswith("RuntimeError: first line (")
+
+
+CORE_APP = textwrap.dedent(
+    """
+    from . import dependent, core
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"{core.VERSION} {dependent.RUN} {dependent.twice(1)}".encode()]
+    """
+)
+
+
+def test_an_unchanged_dependent_re_runs_from_its_cached_code(project: Project) -> None:
+    project.write("runs.py", "import itertools\nCOUNTER = itertools.count(1)\n")
+    project.write("core.py", "VERSION = 'c1'\ndef f(x):\n    return x\n")
+    project.write(
+        "dependent.py",
+        "from .core import f\nfrom .runs import COUNTER\nRUN = next(COUNTER)\ndef twice(x):\n    return 2 * f(x)\n",
+    )
+    project.write("web.py", CORE_APP)
+    mw = project.middleware()
+    assert call(mw)[1] == "c1 1 2"
+    codes = []
+    for run, version in enumerate(["c2", "c3", "c4"], start=2):
+        project.write("core.py", f"VERSION = {version!r}\ndef f(x):\n    return x * 10\n")
+        result = mw.reload([project.path("core.py")])
+        assert result is not None and result.ok, result
+        # The dependent ran again (its module code counted), with the new core's f.
+        assert call(mw)[1] == f"{version} {run} 20"
+        codes.append(project.module("dependent").twice.__code__)
+    # Its source never changed: the second and third re-runs reused the code object.
+    assert codes[1] is codes[2]
+
+
+def test_a_changed_source_is_always_compiled_even_with_the_same_mtime_and_size(project: Project) -> None:
+    project.write("core.py", "VERSION = 'c1'\ndef f(x):\n    return x\n")
+    project.write("dependent.py", "from .core import f\nRUN = 0\ndef twice(x):\n    return 2 * f(x)\n")
+    project.write("web.py", CORE_APP)
+    mw = project.middleware()
+    path = project.path("dependent.py")
+    for text, expected in [
+        ("from .core import f\nRUN = 1\ndef twice(x):\n    return 2 * f(x)\n", "c1 1 2"),
+        ("from .core import f\nRUN = 2\ndef twice(x):\n    return 3 * f(x)\n", "c1 2 3"),  # same size
+        ("from .core import f\nRUN = 1\ndef twice(x):\n    return 2 * f(x)\n", "c1 1 2"),  # back again
+    ]:
+        stat = os.stat(path)
+        path.write_text(text)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime, same size: only the bytes differ
+        result = mw.reload([path])
+        assert result is not None and result.ok, result
+        assert call(mw)[1] == expected

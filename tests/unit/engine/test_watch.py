@@ -127,3 +127,19 @@ def test_files_written_right_after_their_new_folder_are_seen(tmp_path: Path) -> 
             wait_for(lambda t=target: any(t in b for b in batches), what=f"{target} to be reported")
     finally:
         watcher.stop()
+
+
+def test_polling_sees_a_save_right_after_start_and_two_saves_in_one_second(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    write_file(root / "a.py", "x = 1\n")
+    batches: list[set[str]] = []
+    watcher = Watcher([str(root)], _filter(root), batches.append, poll=True)
+    try:
+        assert watcher.polling
+        for version in range(2, 5):  # same size each time, well within one second of each other
+            write_file(root / "a.py", f"x = {version}\n")
+            count = len(batches)
+            wait_for(lambda count=count: len(batches) > count, timeout=5, what=f"save {version} to be polled")
+        assert all(b == {str(root / "a.py")} for b in batches), batches
+    finally:
+        watcher.stop()
