@@ -23,6 +23,7 @@ from ..core import hooks as _hooks
 from ..core.config import TEMPLATE_PATTERNS, Config
 from ..core.errors import format_user_error, relpath
 from ..core.events import Host, Integration, ReloadListener
+from ..core.logs import ensure_visible
 from ..core.result import ReloadResult
 from .escalate import ImportRunner, broader_reload_may_fix, restart_reason
 from .follow import follow, not_followed_clause
@@ -91,6 +92,7 @@ class Reloader:
 
     # -- life cycle ---------------------------------------------------------------
     def start(self) -> None:
+        ensure_visible()  # the reload lines show under servers hotwsgi did not start, too
         install_import_recorder()
         _hooks.register_scheduler(self)
         _live.add(self)

@@ -27,6 +27,26 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 
+def skip_unless_installed(*packages: str) -> None:
+    """Skip the calling test (or, at module level, module) unless ``packages`` are installed.
+
+    Unlike ``pytest.importorskip`` it imports nothing: the servers and frameworks run in
+    the subprocesses the tests start, and a big import in the pytest process would change
+    what in-process tests measure (the heap a reload walks).
+    """
+    import importlib.util
+
+    import pytest
+
+    for package in packages:
+        try:
+            found = importlib.util.find_spec(package) is not None
+        except ModuleNotFoundError:  # a dotted name whose parent is missing
+            found = False
+        if not found:
+            pytest.skip(f"{package} is not installed", allow_module_level=True)
+
+
 def write_file(path: str | os.PathLike[str], text: str, *, dedent: bool = True) -> None:
     """Save ``text`` to ``path`` the way editors do: write a temp file, then rename it over."""
     path = Path(path)
