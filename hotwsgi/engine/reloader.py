@@ -441,7 +441,7 @@ class Reloader:
             self.generation += 1
             tx.commit()
             if self.config.follow:  # before the gate opens: held requests see followed objects
-                following = follow(old_modules, tx.fresh, is_user=self.index.is_user_module)
+                following = follow(old_modules, tx.fresh, is_user=self.index.is_user_module, retiring=old_app)
             # Before the gate opens too: a request served by the new app must not carry
             # the error header of the failure this reload mended.
             self._notify("on_swap", self.generation)
@@ -462,7 +462,7 @@ class Reloader:
         self.last_reload = result
         del tx, outcome
         try:
-            self.host.retire(old_app)
+            self.host.retire(old_app, following.forward_the_retired if following is not None else _nothing)
         except Exception:
             logger.exception("hotwsgi: retiring the previous app failed")
         del old_app
@@ -501,3 +501,7 @@ def _restart_after_fork() -> None:
             reloader.after_fork_in_child()
         except Exception:  # pragma: no cover - never break the forked process
             logger.exception("hotwsgi: could not restart reloading after fork()")
+
+
+def _nothing() -> None:
+    pass

@@ -22,15 +22,11 @@ def copy_example(tmp_path: Path) -> Path:
     return target
 
 
-#: With old objects following the new code (the default), the old app's after_serving hook,
-#: run when that app retires, runs the new function with the new module's globals, so
-#: ``app`` there is the NEW app: it stops the new generation's resources, not its own.
-#: Found by these tests when the follow feature landed; a decision for the engine.
-FOLLOW_RETIRES_THE_WRONG_APP = pytest.mark.xfail(
-    strict=True, reason="follow: the old app's after_serving runs new code against the new app"
-)
 FOLLOW = pytest.mark.parametrize(
-    "follow", [pytest.param(True, marks=FOLLOW_RETIRES_THE_WRONG_APP, id="follow"), pytest.param(False, id="no-follow")]
+    # With following on, the old app's after_serving hook still runs its own (old) code when
+    # that app retires, so it closes the old app's resources, not the new one's.
+    "follow",
+    [pytest.param(True, id="follow"), pytest.param(False, id="no-follow")],
 )
 
 
