@@ -11,7 +11,7 @@ for with ``mw.reload([views.py])``, which re-runs views and its importer main
 whether or not the file changed. For "scale" the file is rewritten with a new
 VERSION before every reload, as an edit would; "memory" does not rewrite it.
 
-Graph build: the time of ``Reloader.update_graph()`` on an empty
+Graph build: the time of ``Planner.update_graph()`` on an empty
 ``ImportGraph`` once the app is imported, that is, reading and parsing the
 source of every user module once. It is what the reloader's worker thread does
 when it starts.
@@ -85,7 +85,7 @@ def scale(modules: int, reloads: int) -> dict[str, Any]:
         for _ in range(3):
             reloader.graph = ImportGraph()
             t = time.perf_counter()
-            reloader.update_graph()
+            reloader.planner.update_graph()
             builds.append((time.perf_counter() - t) * 1000)
         for v in (2, 3):  # warm-up
             appgen.set_version(app["views"], v)

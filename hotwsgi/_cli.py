@@ -8,9 +8,11 @@ import sys
 from typing import ClassVar
 
 import click
+from click.core import ParameterSource
 
 from . import __version__
 from .exceptions import AppImportError, HotwsgiError
+from .serving.paste import apply_ini, is_ini
 from .serving.pyproject import find_pyproject, load_settings
 from .serving.serve import serve
 from .serving.servers import SERVERS
@@ -67,11 +69,11 @@ def cli() -> None:
     "--server",
     default="auto",
     show_default=True,
-    type=click.Choice(["auto", *SERVERS]),
-    help="Server to run on; auto is werkzeug for WSGI apps, uvicorn for ASGI apps.",
+    metavar="NAME",
+    help=f"Server to run on: auto, {', '.join(SERVERS)}; auto is werkzeug for WSGI apps, uvicorn for ASGI apps.",
 )
 @click.option("--uds", default=None, help="Listen on this unix socket instead of host:port (flup-fcgi).")
-@click.option("--threads", default=None, type=click.IntRange(1), help="Worker threads (cheroot, cherrypy).")
+@click.option("--threads", default=None, type=click.IntRange(1), help="Worker threads (cheroot, cherrypy, waitress).")
 @click.option("--factory", is_flag=True, help="APP names a function that returns the app.")
 @click.option("--app-dir", default=None, help="Folder to import APP from (put first on sys.path).")
 @click.option(
@@ -171,7 +173,8 @@ def serve_command(
     livereload: bool,
     log_level: str,
 ) -> None:
-    """Serve APP (module:app, path/to/file.py:app or module:create_app()) and reload it in-process.
+    """Serve APP (module:app, path/to/file.py:app, module:create_app() or a PasteDeploy
+    development.ini) and reload it in-process.
 
     Defaults come from HOTWSGI_* environment variables (HOTWSGI_PORT=9000) and
     from [tool.hotwsgi] in pyproject.toml; flags win over both.
@@ -186,6 +189,11 @@ def serve_command(
         )
         sys.exit(1)
     try:
+        if is_ini(app):  # PasteDeploy (Pyramid): the file names the app and the server's defaults
+            given = click.get_current_context().get_parameter_source
+            app, host, port, server, reload_include = apply_ini(
+                app, lambda name: given(name) is not ParameterSource.DEFAULT, host, port, server, reload_include
+            )
         serve(
             app,
             host=host,

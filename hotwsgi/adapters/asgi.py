@@ -22,7 +22,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..core.config import Config
@@ -262,7 +262,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
         if ending:
             await asyncio.wait(ending, timeout=END_GRACE)
 
-    async def _retire_generation(self, gen: Generation) -> None:
+    async def _retire_generation(self, gen: Generation, then: Callable[[], None] = lambda: None) -> None:
         """Close the old generation's long-lived connections, wait for its last request, shut it down."""
         try:
             current = self._gen
@@ -292,6 +292,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
             logger.exception("hotwsgi: retiring generation %d failed", gen.number)
         finally:
             self._retiring.discard(gen)
+            then()
 
     def _run_on_loop(self, coro: Any) -> None:
         """Start ``coro`` on the server's loop without waiting for it."""
@@ -379,14 +380,17 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
             # The reload failed after the new app had started: stop it again.
             self._run_on_loop(abandoned.lifespan.shutdown(self._config.drain_timeout))
 
-    def _retire(self, app: Any) -> None:
+    def _retire(self, app: Any, then: Callable[[], None]) -> None:
         old, self._swapped = self._swapped, None
         if old is None or old.app is not app:
+            then()
             return
         old.retired = True
         if old.active or self._lifespan_used:
             self._retiring.add(old)
-            self._run_on_loop(self._retire_generation(old))
+            self._run_on_loop(self._retire_generation(old, then))
+        else:
+            then()
 
 
 async def close_connections(app: Any) -> None:

@@ -300,8 +300,8 @@ class HotReloadMiddleware:
     def _resume(self) -> None:
         self._gate.open()
 
-    def _retire(self, app: Any) -> None:
-        pass
+    def _retire(self, app: Any, then: Callable[[], None]) -> None:
+        then()  # a WSGI app has nothing to shut down
 
     # -- a transparent wrapper ----------------------------------------------------------
     def __getattr__(self, name: str) -> Any:
@@ -415,8 +415,8 @@ class _Host:
     def resume(self) -> None:
         self._mw._resume()
 
-    def retire(self, app: Any) -> None:
-        self._mw._retire(app)
+    def retire(self, app: Any, then: Callable[[], None]) -> None:
+        self._mw._retire(app, then)
 
     def after_fork_in_child(self) -> None:
         self._mw._after_fork_in_child()

@@ -13,7 +13,7 @@ __all__ = ("DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "Config", "reload_env_off", "re
 
 #: Python sources are re-run; templates re-run the app module; static files re-run nothing.
 PYTHON_PATTERNS = ("*.py",)
-TEMPLATE_PATTERNS = ("*.html", "*.jinja", "*.jinja2", "*.j2")
+TEMPLATE_PATTERNS = ("*.html", "*.jinja", "*.jinja2", "*.j2", "*.tpl", "*.mako")
 STATIC_PATTERNS = ("*.css", "*.js")
 DEFAULT_INCLUDE: tuple[str, ...] = PYTHON_PATTERNS + TEMPLATE_PATTERNS + STATIC_PATTERNS
 #: Never watched, whatever ``include`` says (dotfiles and dot-folders are excluded too).

@@ -48,8 +48,9 @@ class Host(Protocol):
     def resume(self) -> None:
         """Let held requests through."""
 
-    def retire(self, app: Any) -> None:
-        """The previous app is no longer current (ASGI: lifespan shutdown)."""
+    def retire(self, app: Any, then: Callable[[], None]) -> None:
+        """The previous app is no longer current (ASGI: lifespan shutdown after its last
+        request); call ``then()`` once it is done, from any thread."""
 
 
 class ReloadListener(Protocol):

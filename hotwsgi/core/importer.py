@@ -15,7 +15,7 @@ from typing import Any, Literal
 from ..exceptions import AppImportError, NotAnAppError
 from .errors import format_user_error
 
-__all__ = ("ImportString", "app_interface", "check_app", "import_app_module", "parse_import_string")
+__all__ = ("AppTarget", "ImportString", "app_interface", "check_app", "import_app_module", "parse_import_string")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +27,10 @@ class ImportString:
     attrs: tuple[str, ...]
     call: bool
     path_entry: str | None = None  # a directory to put on sys.path for file paths
+    #: What a factory is called with, when it takes arguments (PasteDeploy's
+    #: ``main(global_config, **settings)``): positional and keyword arguments.
+    call_args: tuple[Any, ...] = ()
+    call_kwargs: tuple[tuple[str, Any], ...] = ()
 
     def lookup(self, module: ModuleType, *, factory: bool = False) -> Any:
         obj: Any = module
@@ -42,8 +46,42 @@ class ImportString:
         if self.call or factory:
             if not callable(obj):
                 raise NotAnAppError(f'"{self.text}" names a factory, but {type(obj).__name__} is not callable')
-            obj = obj()
+            needed = [] if self.call_args or self.call_kwargs else _required_arguments(obj)
+            if needed:
+                raise NotAnAppError(_factory_needs_arguments(self, obj, needed))
+            try:
+                obj = obj(*self.call_args, **dict(self.call_kwargs))
+            except Exception as exc:
+                summary, text = format_user_error(exc)
+                raise AppImportError(f'the factory "{self.text}" failed: {summary}', user_traceback=text) from None
         return obj
+
+
+def _required_arguments(func: Any) -> list[str]:
+    """The parameters ``func()`` would miss, called with no argument ([] when unknown)."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # a builtin or an odd callable: let the call tell
+        return []
+    return [
+        p.name
+        for p in signature.parameters.values()
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+
+
+def _factory_needs_arguments(spec: ImportString, func: Any, needed: list[str]) -> str:
+    names = ", ".join(needed)
+    if needed[:1] == ["global_config"]:
+        return (
+            f'"{spec.module}:{".".join(spec.attrs)}" is a PasteDeploy factory, main(global_config, **settings): '
+            f"serve the .ini file that names it (hotwsgi serve development.ini)"
+        )
+    return (
+        f'the factory "{spec.module}:{".".join(spec.attrs)}" needs arguments ({names}) and hotwsgi calls it with '
+        f"none: give them defaults, or add a function that calls it with them (def create_app(): return "
+        f'{func.__name__}(...)) and serve "{spec.module}:create_app()"'
+    )
 
 
 def _module_name_for_file(path: str) -> tuple[str, str]:
@@ -59,8 +97,25 @@ def _module_name_for_file(path: str) -> tuple[str, str]:
     return ".".join(parts), directory
 
 
+class AppTarget(str):
+    """An app named by an :class:`ImportString` built elsewhere (from a PasteDeploy ``.ini``).
+
+    It reads as the text the user typed (``development.ini``), and wherever an import
+    string is accepted, :func:`parse_import_string` hands back its ``spec``.
+    """
+
+    spec: ImportString
+
+    def __new__(cls, text: str, spec: ImportString) -> AppTarget:
+        target = super().__new__(cls, text)
+        target.spec = spec
+        return target
+
+
 def parse_import_string(text: str, *, app_dir: str | None = None) -> ImportString:
     """Parse ``module:attr``, ``module:obj.attr``, ``module:factory()`` or ``path/file.py:attr``."""
+    if isinstance(text, AppTarget):
+        return text.spec
     # One colon separates module and attribute (a Windows drive may add another).
     if not isinstance(text, str) or text.count(":") - bool(os.path.splitdrive(text)[0]) != 1:
         raise AppImportError(f'"{text}" is not an import string: write it as "module:attribute", e.g. "myapp:app"')
@@ -158,7 +213,49 @@ def check_app(app: Any, described_as: str) -> Any:
             f"{described_as} is {_article(type(app).__name__)} {type(app).__name__}, not a WSGI or ASGI app; "
             f"point at the app object (or a factory with --factory)"
         )
+    if _is_paste_factory(app):
+        raise NotAnAppError(
+            f"{described_as} is a PasteDeploy factory, main(global_config, **settings): "
+            f"serve the .ini file that names it (hotwsgi serve development.ini)"
+        )
+    problem = _signature_problem(app)
+    if problem is not None:
+        raise NotAnAppError(
+            f"{described_as} {problem}, so it is neither a WSGI app (environ, start_response) "
+            f"nor an ASGI app (scope, receive, send); point at the app object"
+        )
     return app
+
+
+def _is_paste_factory(app: Any) -> bool:
+    if not inspect.isfunction(app):
+        return False
+    first = next(iter(inspect.signature(app).parameters), None)
+    return first == "global_config"
+
+
+def _signature_problem(app: Any) -> str | None:
+    """Why ``app`` cannot be called as a WSGI or ASGI app, or None when it can (or we cannot tell)."""
+    if isinstance(app, type):
+        # A class may be the app (WSGI's App(environ, start_response), ASGI 2's App(scope)),
+        # or make one: too many shapes to refuse one by its constructor.
+        return None
+    try:
+        signature = inspect.signature(app)
+    except (TypeError, ValueError):  # builtins, C extensions, odd descriptors: give them the benefit
+        return None
+    for arity in (2, 3):
+        try:
+            signature.bind(*([None] * arity))
+        except TypeError:
+            continue
+        return None
+    params = [p for p in signature.parameters.values() if p.kind not in (p.VAR_KEYWORD, p.KEYWORD_ONLY)]
+    shown = ", ".join(p.name for p in params)
+    what = "a callable that"
+    if inspect.isfunction(app) or inspect.ismethod(app):
+        what = f"the function {app.__name__}() that"
+    return f"is {what} takes ({shown})"
 
 
 def _article(noun: str) -> str:

@@ -195,11 +195,21 @@ class Following:
         report: FollowReport,
         suspects: Iterable[tuple[weakref.ref[type], str]],
         pass_: tuple[dict[type, type], dict[types.CodeType, str]] | None = None,
+        deferred: Iterable[tuple[FunctionType, FunctionType]] = (),
     ) -> None:
         self.report = report
         self._suspects = list(suspects)
+        self._deferred = list(deferred)  # (old, new): functions the retiring app still runs
         self._pass = pass_  # the heap pass, when it was left for after the gate
         self._collected = False
+
+    def forward_the_retired(self) -> None:
+        """The old app has retired (its last request and lifespan shutdown ran): its own
+        functions follow now. Until then they ran their old code, so an old app's
+        ``after_serving``/``on_shutdown`` hook closed the old app's resources, not the new one's."""
+        deferred, self._deferred = self._deferred, []
+        for old, new in deferred:
+            _forward(old, new)
 
     def run_heap_pass(self) -> None:
         """Move live instances to the new classes and find generators on old code."""
@@ -280,6 +290,7 @@ def follow(
     *,
     is_user: Callable[[str, ModuleType], bool] = lambda name, module: True,
     heap_pass_now: bool | None = None,
+    retiring: object = None,
 ) -> Following:
     """Make the objects of the ``old`` modules follow the ``fresh`` ones (same names).
 
@@ -287,10 +298,14 @@ def follow(
     which ``is_user(name, module)`` is False are left alone. The heap pass that
     moves instances runs at once on a heap small enough for it to take a few
     milliseconds (``heap_pass_now=None``), else in :meth:`Following.finish`.
+    The functions that the ``retiring`` app (the one the swap replaced) reaches keep
+    their old code until :meth:`Following.forward_the_retired`, called once that app
+    has run its last request and its shutdown.
     Never raises: a failure of ours is logged and the reload stands.
     """
     try:
-        return _follow(old, fresh, is_user, heap_pass_now)
+        held = heap.functions_held_by(retiring) if retiring is not None else set()
+        return _follow(old, fresh, is_user, heap_pass_now, held)
     except Exception:  # pragma: no cover - a bug of ours must not fail a committed reload
         logger.exception("hotwsgi: internal error while old objects followed the new code")
         return Following(FollowReport(), ())
@@ -301,6 +316,7 @@ def _follow(
     fresh: Mapping[str, ModuleType],
     is_user: Callable[[str, ModuleType], bool],
     heap_pass_now: bool | None,
+    held: set[int],
 ) -> Following:
     names = [
         n
@@ -320,13 +336,17 @@ def _follow(
                 not_followed.append(f"{module}.{qualname(code)} (running)")
     generator_codes: dict[types.CodeType, str] = {}
     pairs = pairs_of(before, after)
+    deferred: list[tuple[FunctionType, FunctionType]] = []
     for function, new, owner in pairs:
         code = function.__code__
         where = f"{owner}.{function.__qualname__}"
         if code.co_flags & (_CO_GENERATOR | _CO_COROUTINE | _CO_ASYNC_GENERATOR) and code != new.__code__:
             # An unfinished generator or coroutine of it would go on with code that changed.
             generator_codes[code] = where
-        _forward(function, new)
+        if id(function) in held:
+            deferred.append((function, new))
+        else:
+            _forward(function, new)
     moves: dict[type, type] = {}
     suspects: list[tuple[weakref.ref[type], str]] = []
     updated = 0
@@ -348,7 +368,7 @@ def _follow(
         if reason is not None:
             suspects.append((weakref.ref(cls), f"{where} ({reason})"))
     report = FollowReport(functions=len(pairs), classes=updated, not_followed=tuple(dict.fromkeys(not_followed)))
-    following = Following(report, suspects, (moves, generator_codes) if moves or generator_codes else None)
+    following = Following(report, suspects, (moves, generator_codes) if moves or generator_codes else None, deferred)
     if heap_pass_now is None:
         heap_pass_now = sys.getallocatedblocks() <= _HEAP_PASS_BEFORE_GATE_MAX_BLOCKS
     if heap_pass_now:

@@ -16,11 +16,41 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ("Moved", "collect", "move_instances")
+__all__ = ("Moved", "collect", "functions_held_by", "move_instances")
 
 #: Above this many targets one loop over gc.get_objects() beats gc.get_referrers().
 _REFERRERS_MAX_TARGETS = 40
 _SUSPENDED = (types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
+
+
+#: How many objects :func:`functions_held_by` looks at, at most (an app's graph is far smaller).
+_HELD_MAX_OBJECTS = 200_000
+_LEAVES = (str, bytes, bytearray, int, float, complex, bool, type(None), types.ModuleType, type, types.CodeType)
+
+
+def functions_held_by(root: object) -> set[int]:
+    """The ids of the Python functions that ``root`` reaches through its own data.
+
+    A walk over the objects ``root`` refers to (containers, instances, partials, bound
+    methods), which stops at functions (their globals are their module's, not the
+    root's), modules, classes and plain values, and looks at a bounded number of them.
+    """
+    found: set[int] = set()
+    seen: set[int] = {id(root)}
+    todo: list[object] = [root]
+    budget = _HELD_MAX_OBJECTS
+    while todo and budget:
+        obj = todo.pop()
+        budget -= 1
+        if isinstance(obj, types.FunctionType):
+            found.add(id(obj))
+            continue
+        for ref in gc.get_referents(obj):
+            if isinstance(ref, _LEAVES) or id(ref) in seen:
+                continue
+            seen.add(id(ref))
+            todo.append(ref)
+    return found
 
 
 @dataclass

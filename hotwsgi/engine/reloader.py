@@ -7,7 +7,6 @@ protocol that each middleware implements.
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import logging
 import os
@@ -15,20 +14,21 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Collection, Iterable
-from types import ModuleType
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..core import hooks as _hooks
-from ..core.config import TEMPLATE_PATTERNS, Config
+from ..core.config import Config
 from ..core.errors import format_user_error, relpath
 from ..core.events import Host, Integration, ReloadListener
+from ..core.logs import ensure_visible
 from ..core.result import ReloadResult
 from .escalate import ImportRunner, broader_reload_may_fix, restart_reason
 from .follow import follow, not_followed_clause
 from .graph import ImportGraph, install_import_recorder
 from .home import AppHome
-from .modules import ModuleIndex, module_source
+from .modules import ModuleIndex
+from .plan import Planner
 from .transaction import Transaction, running_source
 from .watch import PathFilter, Watcher
 
@@ -38,11 +38,6 @@ logger = logging.getLogger(__name__)
 
 #: How long after start-up the worker waits before it builds the import graph.
 GRAPH_DELAY_S = 1.0
-
-
-def _matches(path: str, patterns: Iterable[str]) -> bool:
-    name = os.path.basename(path)
-    return any(fnmatch.fnmatch(name, p) for p in patterns)
 
 
 class Reloader:
@@ -72,6 +67,7 @@ class Reloader:
         self.listeners: list[ReloadListener] = []
         # The framework integrations the middleware picked for its app.
         self.integrations: list[Integration] = list(integrations)
+        self.planner = Planner(config, home, self.index, self.graph, self.integrations)
         # Set by ``hotwsgi serve``: restarts the process, keeping the socket.
         self.restart_handler: Callable[[str], None] | None = None
         # A reload thread stuck in module code that never returned, and its module.
@@ -91,6 +87,7 @@ class Reloader:
 
     # -- life cycle ---------------------------------------------------------------
     def start(self) -> None:
+        ensure_visible()  # the reload lines show under servers hotwsgi did not start, too
         install_import_recorder()
         _hooks.register_scheduler(self)
         _live.add(self)
@@ -192,7 +189,7 @@ class Reloader:
                 lambda: self._pending or self._pending_saved or self._pending_full or self._stopped.is_set(),
                 GRAPH_DELAY_S,
             )
-        self.update_graph()
+        self.planner.update_graph()
         while True:
             with self._queue:
                 while (
@@ -214,79 +211,6 @@ class Reloader:
             except Exception:  # pragma: no cover - a bug of ours must not kill reloading
                 logger.exception("hotwsgi: internal error while reloading")
 
-    # -- the graph -------------------------------------------------------------------
-    def _main_alias(self) -> tuple[str, ModuleType] | None:
-        """The app's ``__main__`` module under the name it is re-run as, before its first re-run."""
-        alias = self.home.module
-        if alias and alias not in self.index.user and self.home.file:
-            main = sys.modules.get("__main__")
-            if isinstance(main, ModuleType) and module_source(main) == self.home.file:
-                return alias, main
-        return None
-
-    def update_graph(self, names: Iterable[str] | None = None) -> None:
-        """Scan the imports of user modules that are new or were re-run since the last call,
-        and of any user module the graph does not know yet."""
-        index = self.index
-        if names is None:
-            index.refresh()
-        else:  # right after a reload: only what it imported can have changed
-            index.refresh(names)
-        names = index.take_new()
-        if len(self.graph) < len(index.user):  # a fresh graph (or modules it missed)
-            names.update(name for name in index.user if name not in self.graph)
-        todo = [(name, index.user.get(name)) for name in names]
-        main = self._main_alias()
-        if main is not None and main[0] not in self.graph:
-            todo.append(main)
-        with self.graph.lock:
-            for name, module in todo:
-                path = module_source(module) if module is not None else None
-                if module is not None and path is not None:
-                    self.graph.scan(name, module, path)
-
-    # -- planning ----------------------------------------------------------------------
-    def plan(self, paths: Iterable[str], *, full: bool = False) -> tuple[list[str], list[str], bool]:
-        """Return ``(modules to re-run in order, pinned modules that changed, anything to do)``."""
-        paths = {os.path.realpath(p) for p in paths}
-        self.update_graph()
-        index = self.index
-        user: Collection[str] = index.user.keys()
-        main = self._main_alias()
-        if main is not None:
-            user = set(user) | {main[0]}
-        changed: set[str] = set()
-        pinned: list[str] = []
-        rerun_app = False
-        for path in paths:
-            if path.endswith(".py"):
-                changed.update(index.by_path.get(path, ()))
-                if path in index.pinned_by_path:
-                    pinned.append(index.pinned_by_path[path])
-                if self.home.file and path == self.home.file and self.home.module:
-                    changed.add(self.home.module)
-            elif _matches(path, TEMPLATE_PATTERNS):
-                rerun_app = True
-        if full or (self.config.strategy == "all" and (changed or rerun_app)):
-            targets = set(user)
-        else:
-            targets = self.graph.dependents(changed, among=user)
-        for integration in self.integrations:
-            extra = integration.extend_plan(paths, targets, user)
-            if extra - targets:
-                targets |= self.graph.dependents(extra, among=user)
-        if (targets or rerun_app) and self.home.module:
-            targets.add(self.home.module)
-        order = self.graph.order(targets)
-        return order, pinned, bool(order)
-
-    def _integration_restart_reason(self, paths: Collection[str]) -> str | None:
-        for integration in self.integrations:
-            reason = integration.restart_reason(paths)
-            if reason is not None:
-                return reason
-        return None
-
     def _notify(self, event: str, argument: Any) -> None:
         for listener in list(self.listeners):
             try:
@@ -302,8 +226,8 @@ class Reloader:
             full = full or self._retry_full
             started = time.perf_counter()
             changes = tuple(sorted(paths))
-            reason = restart_reason(paths, self.config) or self._integration_restart_reason(paths)
-            order, pinned, anything = self.plan(paths, full=full)
+            reason = restart_reason(paths, self.config) or self.planner.restart_reason(paths)
+            order, pinned, anything = self.planner.plan(paths, full=full)
             if pinned and reason is None:
                 reason = f"{pinned[0]} changed and says __reloadable__ = False"
             stuck = self._stuck[1] if self._stuck is not None and self._stuck[0].is_alive() else None
@@ -336,7 +260,7 @@ class Reloader:
                 return result  # a plain error in the user's code: wait for the next save
             logger.warning("hotwsgi: re-running every user module, since a full re-run may fix this: %s", result.error)
             first_error = result.error
-            order, _, _ = self.plan(paths, full=True)
+            order, _, _ = self.planner.plan(paths, full=True)
             result, error = self._attempt(order, changes, True, started)
             if result.ok:
                 return result
@@ -439,7 +363,7 @@ class Reloader:
             self.generation += 1
             tx.commit()
             if self.config.follow:  # before the gate opens: held requests see followed objects
-                following = follow(old_modules, tx.fresh, is_user=self.index.is_user_module)
+                following = follow(old_modules, tx.fresh, is_user=self.index.is_user_module, retiring=old_app)
             # Before the gate opens too: a request served by the new app must not carry
             # the error header of the failure this reload mended.
             self._notify("on_swap", self.generation)
@@ -447,7 +371,7 @@ class Reloader:
             self.host.resume()
         del old_modules
         rerun = tuple(tx.fresh) or tuple(order)
-        self.update_graph(tx.plan | tx.loaded)
+        self.planner.update_graph(tx.plan | tx.loaded)
         self._retry = set()
         self._retry_full = False
         result = ReloadResult(
@@ -460,7 +384,7 @@ class Reloader:
         self.last_reload = result
         del tx, outcome
         try:
-            self.host.retire(old_app)
+            self.host.retire(old_app, following.forward_the_retired if following is not None else _nothing)
         except Exception:
             logger.exception("hotwsgi: retiring the previous app failed")
         del old_app
@@ -499,3 +423,7 @@ def _restart_after_fork() -> None:
             reloader.after_fork_in_child()
         except Exception:  # pragma: no cover - never break the forked process
             logger.exception("hotwsgi: could not restart reloading after fork()")
+
+
+def _nothing() -> None:
+    pass

@@ -27,4 +27,10 @@ def detect(app: Any) -> list[Integration]:
         django = for_app(app)
         if django is not None:
             found.append(django)
+    if "bottle" in sys.modules:
+        from . import bottle
+
+        integration = bottle.detect(app)
+        if integration is not None:
+            found.append(integration)
     return found

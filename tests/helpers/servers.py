@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import socket
 import tempfile
 import threading
 import time
@@ -43,6 +44,14 @@ VERSIONED_APP = {
             return [body]
     """,
 }
+
+
+def free_port() -> int:
+    """A port free right now, for servers that cannot report the port 0 gave them (granian's
+    workers each bind their own, waitress-serve logs it at a level nobody shows)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def set_version(root: Path, n: int) -> None:
@@ -204,6 +213,29 @@ def reload_storm(
         assert seen == sorted(seen), "a client got an old version after a new one"
         assert seen[-1] == reloads
     return clients
+
+
+#: A module no edit re-runs, where an app's lifespan hooks write down what ran, per app object.
+LIFESPAN_EVENTS = """
+import itertools
+
+_serials = itertools.count(1)
+EVENTS = []  # ("start" | "stop", serial of the app object)
+
+
+def next_serial():
+    return next(_serials)
+"""
+
+
+def lifespan_runs(events: list[list[object]], current: int) -> None:
+    """Each app object started exactly once; each one but ``current`` stopped exactly once, after it started."""
+    starts = [serial for kind, serial in events if kind == "start"]
+    stops = [serial for kind, serial in events if kind == "stop"]
+    assert sorted(starts) == list(range(1, current + 1)), events
+    assert sorted(stops) == list(range(1, current)), events
+    for serial in stops:
+        assert events.index(["start", serial]) < events.index(["stop", serial]), events
 
 
 def through_restart(

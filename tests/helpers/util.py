@@ -32,6 +32,29 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 
+def require_installed(*packages: str) -> None:
+    """Fail the calling test (or, at module level, module) unless ``packages`` are installed.
+
+    A real part is never skipped: the line says what to install. Unlike
+    :func:`require_module` it imports nothing: the servers and frameworks run in
+    the subprocesses the tests start, and a big import in the pytest process would
+    change what in-process tests measure (the heap a reload walks).
+    """
+    import importlib.util
+
+    for package in packages:
+        try:
+            found = importlib.util.find_spec(package) is not None
+        except ModuleNotFoundError:  # a dotted name whose parent is missing
+            found = False
+        if not found:
+            pytest.fail(f"{package} is not installed; install it: {PIP_TEST}", pytrace=False)
+
+
+#: The old name, for tests written before: it fails too, it never skips.
+skip_unless_installed = require_installed
+
+
 def write_file(path: str | os.PathLike[str], text: str, *, dedent: bool = True) -> None:
     """Save ``text`` to ``path`` the way editors do: write a temp file, then rename it over."""
     path = Path(path)
@@ -45,9 +68,9 @@ def write_file(path: str | os.PathLike[str], text: str, *, dedent: bool = True) 
 
 
 def copy_example(name: str, tmp_path: str | os.PathLike[str]) -> Path:
-    """A copy of ``examples/<name>`` under ``tmp_path`` (no caches, no flup ``*_temp`` files); returns it."""
+    """A copy of ``examples/<name>`` under ``tmp_path`` (no caches, flup ``*_temp`` files or egg-info); returns it."""
     target = Path(tmp_path) / name
-    shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns("__pycache__", "*_temp"))
+    shutil.copytree(EXAMPLES / name, target, ignore=shutil.ignore_patterns("__pycache__", "*_temp", "*.egg-info"))
     return target
 
 

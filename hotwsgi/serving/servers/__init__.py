@@ -17,7 +17,9 @@ a restart to wait on), ``server.uds`` (the unix socket path, when it listens
 on one) and ``server.scheme`` (the serving line's URL scheme, "http" if unset).
 
 and module constants ``INTERFACE`` ("wsgi" or "asgi") and ``REQUIRES``
-(importable package names) and ``EXTRA`` (the pip extra that installs them).
+(importable package names) and ``EXTRA`` (the pip extra that installs them). An
+adapter may define ``interface_refusal(interface) -> str``, the message for an app of
+the other interface.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ SERVERS: dict[str, str] = {
     "flup-fcgi": "hotwsgi.serving.servers.flup_fcgi",
     "uvicorn": "hotwsgi.serving.servers.uvicorn",
     "hypercorn": "hotwsgi.serving.servers.hypercorn",
+    "waitress": "hotwsgi.serving.servers.waitress",
+    "granian": "hotwsgi.serving.servers.granian",
 }
 DEFAULT_SERVER = {"wsgi": "werkzeug", "asgi": "uvicorn"}
 
@@ -47,7 +51,10 @@ def load_server(name: str, interface: str) -> ModuleType:
     if name == "auto":
         name = DEFAULT_SERVER[interface]
     if name not in SERVERS:
-        raise ConfigError(f'unknown server "{name}"; pick one of: auto, {", ".join(SERVERS)}')
+        raise ConfigError(
+            f'unknown server "{name}"; pick one of: auto, {", ".join(SERVERS)}. For another server, '
+            f"wrap the app in hotwsgi.HotReloadMiddleware and run it as that server's docs say"
+        )
     try:
         adapter = importlib.import_module(SERVERS[name])
     except ModuleNotFoundError as exc:
@@ -60,6 +67,9 @@ def load_server(name: str, interface: str) -> ModuleType:
                 f'--server {name} needs the "{package}" package: pip install "hotwsgi[{adapter.EXTRA}]"'
             )
     if adapter.INTERFACE != interface:
+        refusal = getattr(adapter, "interface_refusal", None)
+        if refusal is not None:
+            raise ConfigError(refusal(interface))
         raise ConfigError(
             f"--server {name} runs {adapter.INTERFACE.upper()} apps, but this app is {interface.upper()}; "
             f"use --server {DEFAULT_SERVER[interface]} (or leave --server out)"

@@ -347,7 +347,12 @@ def test_async_function_of_no_arguments_is_not_taken_for_a_factory() -> None:
     async def lifespan_only() -> None:
         pass
 
-    assert lifespan_only is check_app(lifespan_only, '"x:app"')
+    # Not a factory (calling it makes a coroutine, not an app), and not an app either:
+    # its signature takes neither (environ, start_response) nor (scope, receive, send).
+    with pytest.raises(NotAnAppError) as excinfo:
+        check_app(lifespan_only, '"x:app"')
+    assert "factory" not in _message(excinfo)
+    assert _message(excinfo).startswith('"x:app" is the function lifespan_only() that takes ()')
 
 
 @pytest.mark.parametrize(

@@ -343,9 +343,28 @@ def test_the_heap_pass_runs_only_when_a_class_was_redefined() -> None:
     old = _module("m", "class A:\n    def f(self):\n        return 1\n")
     fresh = _module("m", "class A:\n    def f(self):\n        return 2\n")
     instance = old.A()
-    report = follow_module.follow({"m": old}, {"m": fresh}).report
+    # heap_pass_now: the pass runs here whatever the size of this test process's heap.
+    report = follow_module.follow({"m": old}, {"m": fresh}, heap_pass_now=True).report
     assert (report.functions, report.classes, report.instances) == (1, 1, 1)
     assert report.heap_ms > 0 and type(instance) is fresh.A
+
+
+def test_the_retiring_apps_own_functions_follow_only_once_it_retired() -> None:
+    # An old app's shutdown hook must run its own code with its own globals (its ``app``),
+    # not the new module's, or it would close the new app's resources.
+    old = _module("m", "def hook():\n    return 'old'\n\ndef other():\n    return 'old'\n")
+    fresh = _module("m", "def hook():\n    return 'new'\n\ndef other():\n    return 'new'\n")
+
+    class App:
+        def __init__(self) -> None:
+            self.after_serving = [old.hook]
+
+    held_elsewhere = functools.partial(old.other)
+    following = follow_module.follow({"m": old}, {"m": fresh}, retiring=App())
+    assert old.hook() == "old"  # the retiring app still runs its own hook
+    assert held_elsewhere() == "new"  # what the old app does not hold follows at once
+    following.forward_the_retired()
+    assert old.hook() == "new"
 
 
 def test_a_module_that_is_not_a_user_module_is_left_alone() -> None:
