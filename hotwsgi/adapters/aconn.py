@@ -45,18 +45,6 @@ class Generation:
         self.idle: asyncio.Future[None] | None = None
         self.retired = False
 
-    def done(self, conn: Connection) -> None:
-        self.active -= 1
-        if conn.task is not None:
-            self.conns.discard(conn)
-        if self.active <= 0 and self.idle is not None:
-            self.became_idle()
-
-    def became_idle(self) -> None:
-        """The last request on this generation ended: wake whoever waits for that (its retirement)."""
-        if self.idle is not None and not self.idle.done():
-            self.idle.set_result(None)
-
     async def wait_idle(self, timeout: float) -> bool:
         if self.active <= 0:
             return True
@@ -107,11 +95,17 @@ class Connection:
         self.gen.conns.add(self)
 
     def leave(self) -> None:
+        """The request or websocket ended (once, for every connection)."""
         gate = self.gate
         if gate is not None:
             gate.leave()
             self.gate = None
-        self.gen.done(self)
+        gen = self.gen
+        gen.active -= 1
+        if self.task is not None:
+            gen.conns.discard(self)
+        if gen.active <= 0 and gen.idle is not None and not gen.idle.done():
+            gen.idle.set_result(None)  # the last one: wake the retirement waiting for it
 
     def _disconnect(self) -> Message:
         if self.websocket:

@@ -96,10 +96,6 @@ class AsyncGate(Counters):
                     pass  # open() already took it
         return True
 
-    def notify_left(self) -> None:
-        """A request left while the gate is closed: wake the drain (the counter is bumped by the caller)."""
-        self._left_while_closed.set()
-
     def leave(self) -> None:
         """Count a request out."""
         next(self._left)

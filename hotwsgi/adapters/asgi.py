@@ -165,17 +165,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
                 raise
             # The app noticed the disconnect a reload caused; that is no error.
         finally:
-            # Connection.leave() inlined, for the same reason.
-            left = conn.gate
-            if left is not None:
-                next(left._left)
-                if left.closed:
-                    left.notify_left()
-            if conn.task is not None:
-                gen.conns.discard(conn)
-            gen.active -= 1
-            if gen.active <= 0 and gen.idle is not None:
-                gen.became_idle()
+            conn.leave()
 
     def reload(self, paths: Iterable[str | os.PathLike[str]] | None = None) -> ReloadResult | None:
         """Reload now and return the result (see :meth:`HotReloadMiddleware.reload`).
