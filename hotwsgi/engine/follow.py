@@ -304,8 +304,7 @@ def follow(
     Never raises: a failure of ours is logged and the reload stands.
     """
     try:
-        held = heap.functions_held_by(retiring) if retiring is not None else set()
-        return _follow(old, fresh, is_user, heap_pass_now, held)
+        return _follow(old, fresh, is_user, heap_pass_now, retiring)
     except Exception:  # pragma: no cover - a bug of ours must not fail a committed reload
         logger.exception("hotwsgi: internal error while old objects followed the new code")
         return Following(FollowReport(), ())
@@ -316,7 +315,7 @@ def _follow(
     fresh: Mapping[str, ModuleType],
     is_user: Callable[[str, ModuleType], bool],
     heap_pass_now: bool | None,
-    held: set[int],
+    retiring: object,
 ) -> Following:
     names = [
         n
@@ -336,6 +335,8 @@ def _follow(
                 not_followed.append(f"{module}.{qualname(code)} (running)")
     generator_codes: dict[types.CodeType, str] = {}
     pairs = pairs_of(before, after)
+    # Walked only when some function is to follow: the walk is the dearer part.
+    held = heap.functions_held_by(retiring) if pairs and retiring is not None else set()
     deferred: list[tuple[FunctionType, FunctionType]] = []
     for function, new, owner in pairs:
         code = function.__code__
