@@ -110,6 +110,14 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
             return ""
         return reason
 
+    @classmethod
+    def _passthrough(cls, app: Any, config: Config, inert: bool) -> HotReloadMiddleware | None:
+        # Reloading is off for good: calls go straight to the app, and servers still
+        # read the middleware as ASGI 3 (adapters.passthrough).
+        from .passthrough import pass_through
+
+        return pass_through(cls, app, config, inert, asgi=True)
+
     # -- serving -------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         own = self.__dict__  # not self.x: see WSGIHotReloadMiddleware.__call__

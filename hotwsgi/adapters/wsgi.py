@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -52,12 +51,10 @@ class WSGIHotReloadMiddleware(HotReloadMiddleware, interface="wsgi"):
 
     @classmethod
     def _passthrough(cls, app: Any, config: Config, inert: bool) -> HotReloadMiddleware | None:
-        # Reloading is off for good: calls go straight to the app through
-        # functools.partial's C-level __call__, with no Python frame of ours.
-        self: HotReloadMiddleware = functools.partial.__new__(_WSGIPassThrough, app)
-        self._setup(app, config)
-        self._stays_off(inert)
-        return self
+        # Reloading is off for good: calls go straight to the app (adapters.passthrough).
+        from .passthrough import pass_through
+
+        return pass_through(cls, app, config, inert)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         # Attributes are read from the instance dict: the class's __getattr__ (the
@@ -105,25 +102,3 @@ class WSGIHotReloadMiddleware(HotReloadMiddleware, interface="wsgi"):
                 gate.notify_drained()
             return result
         return _Tracked(result, gate)
-
-
-class _WSGIPassThrough(functools.partial, WSGIHotReloadMiddleware):  # type: ignore[type-arg]
-    """A WSGI middleware with reloading off from the start: ``partial(app)`` with the middleware's API.
-
-    ``DESIGN.md`` asks that disabled wrapping cost nothing measurable; a
-    Python ``__call__`` costs a frame per request, ``functools.partial``'s
-    call does not. Only for WSGI: ASGI servers inspect ``__call__`` to tell
-    ASGI 3 from ASGI 2, and a partial's would read as ASGI 2.
-    """
-
-    __slots__ = ()
-    __repr__ = WSGIHotReloadMiddleware.__repr__
-
-    def __get__(self, obj: object, objtype: type | None = None) -> _WSGIPassThrough:
-        return self  # as a class attribute it stays the app, not a bound method (partial binds on 3.14)
-
-    def __reduce__(self) -> Any:
-        raise TypeError("HotReloadMiddleware objects cannot be pickled")
-
-
-_WSGIPassThrough.__name__ = _WSGIPassThrough.__qualname__ = "WSGIHotReloadMiddleware"

@@ -211,6 +211,36 @@ def test_disabled_middleware_passes_everything_through(project: tuple[Path, str]
     assert logged_events(root, *LIFESPAN) == ["startup A", "shutdown A"]
 
 
+def test_off_middleware_is_the_apps_own_call_with_the_middleware_api(project: tuple[Path, str]) -> None:
+    import asyncio
+    import inspect
+
+    from hotwsgi.adapters import ASGIHotReloadMiddleware
+    from hotwsgi.exceptions import HotwsgiError
+
+    root, prefix = project
+    make_project(root, {f"{prefix}raw.py": RAW_APP.format(version="v1")})
+    middleware = HotReloadMiddleware(f"{prefix}raw:app", enabled=False)
+    raw = sys.modules[f"{prefix}raw"]
+    assert isinstance(middleware, ASGIHotReloadMiddleware) and type(middleware).__name__ == "ASGIHotReloadMiddleware"
+    assert middleware.app is raw.app and not middleware.enabled and middleware.generation == 0
+    assert repr(middleware).startswith("<ASGIHotReloadMiddleware <function app at ") and repr(middleware).endswith(
+        " (off)>"
+    )
+    with pytest.raises(HotwsgiError, match="reloading is off"):
+        middleware.reload()
+    # What servers ask to tell ASGI 3 from ASGI 2 (uvicorn's config, hypercorn's is_asgi).
+    assert asyncio.iscoroutinefunction(middleware.__call__) and inspect.iscoroutinefunction(middleware)
+    # A call of the middleware is the app's own coroutine: no frame of hotwsgi in between.
+    coroutine = middleware({"type": "http"}, None, None)
+    try:
+        assert coroutine.cr_code is raw.app.__code__
+    finally:
+        coroutine.close()
+    with uvicorn_thread(middleware, lifespan="off") as url:
+        assert text_of(url + "/") == "200 v1"
+
+
 def test_old_generations_are_collected(project: tuple[Path, str]) -> None:
     root, prefix = project
     middleware = _starlette_project(root, prefix)

@@ -111,6 +111,26 @@ def test_disabled_is_a_pass_through_that_starts_no_thread(project: Project) -> N
         mw.reload()
 
 
+def test_off_middleware_keeps_the_api_and_the_apps_attributes(project: Project) -> None:
+    from hotwsgi.adapters import WSGIHotReloadMiddleware
+
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", PLAIN + "\napp.config = {'name': 'web'}\n")
+    mw = project.middleware(enabled=False, watch=None)
+    assert isinstance(mw, WSGIHotReloadMiddleware) and type(mw).__name__ == "WSGIHotReloadMiddleware"
+    assert mw.config == {"name": "web"}  # read through to the app
+    mw.flag = "set through"  # and written through to it, as when reloading is on
+    assert mw.app.flag == "set through" and "flag" not in mw.__dict__
+    assert mw.in_flight() == 0 and mw.watch == ()
+    mw.close()  # nothing to stop
+    assert call(mw)[1] == "v1"
+
+    class Holder:
+        wrapped = mw
+
+    assert Holder().wrapped is mw  # a class attribute, not a method bound to the instance
+
+
 def test_hotwsgi_reload_env_turns_it_off_unless_enabled_explicitly(project: Project, monkeypatch) -> None:
     project.write("views.py", "def index():\n    return 'v1'\n")
     project.write("web.py", PLAIN)
