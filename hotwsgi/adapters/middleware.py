@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..core import hooks as _hooks
 from ..core.claims import AppClaim, claim_in_reload
@@ -16,13 +16,14 @@ from ..core.deploy import (
     werkzeug_reloader_active,
 )
 from ..core.importer import ImportString, app_interface, check_app, import_app_module, parse_import_string
-from ..core.result import ReloadResult
-from ..dev.routes import DevFeatures
-from ..engine.home import AppHome, home_for_object, home_for_string
-from ..engine.reloader import Reloader
 from ..exceptions import ConfigError, HotwsgiError
-from ..integrations import detect
 from .gate import Gate
+
+if TYPE_CHECKING:
+    from ..core.result import ReloadResult
+    from ..dev.routes import DevFeatures
+    from ..engine.home import AppHome
+    from ..engine.reloader import Reloader
 
 __all__ = ("HotReloadMiddleware", "set_restart_handler", "settings_of")
 
@@ -96,6 +97,9 @@ class HotReloadMiddleware:
     _dev: DevFeatures | None = None
     # Flavours by interface, filled in by subclasses (``interface="wsgi"`` in the class line).
     _flavours: ClassVar[dict[str, type[HotReloadMiddleware]]] = {}
+    # Imports the module of an interface's flavour (set by the adapters package, which
+    # imports the flavours when first needed: a WSGI app never loads asyncio).
+    _import_flavour: ClassVar[Callable[[str], None]] = staticmethod(lambda interface: None)
 
     def __init_subclass__(cls, interface: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -156,8 +160,8 @@ class HotReloadMiddleware:
             return resolved  # the import string names an app the user already wrapped
         # 3. The flavour: WSGI or ASGI, from the app unless told.
         flavour = cls if cls is not HotReloadMiddleware else _flavour_for(resolved, config.interface)
-        # 4. Off (deployed, HOTWSGI_RELOAD=0, a middleware built inside a reload): some
-        #    flavours have a pass-through that costs nothing per request.
+        # 4. Off (deployed, HOTWSGI_RELOAD=0, a middleware built inside a reload): the
+        #    flavours have a pass-through that costs next to nothing per request.
         inert = _hooks.current_context() is not None
         off = _why_off(inert, config.enabled)
         if off is not None:
@@ -192,6 +196,13 @@ class HotReloadMiddleware:
         """Find the app's home, stake the claim on its owner module, start watching."""
         if self._stays_off(inert):
             return
+        # Here, not at the top: with reloading off, the engine, the dev features and
+        # the integrations are never imported.
+        from ..dev.routes import DevFeatures
+        from ..engine.home import home_for_object, home_for_string
+        from ..engine.reloader import Reloader
+        from ..integrations import detect
+
         config = self._config
         self.enabled = True
         self._check_deploy = config.enabled is None
@@ -385,9 +396,11 @@ def set_restart_handler(middleware: HotReloadMiddleware, handler: Callable[[str]
 def _flavour_for(app: Any, interface: str) -> type[HotReloadMiddleware]:
     if interface == "auto":
         interface = app_interface(app)
+    if interface not in HotReloadMiddleware._flavours:
+        HotReloadMiddleware._import_flavour(interface)
     try:
         return HotReloadMiddleware._flavours[interface]
-    except KeyError:  # pragma: no cover - both flavours are imported by the package
+    except KeyError:  # pragma: no cover - the package imports both flavours on demand
         raise ConfigError(f"{interface.upper()} apps are not supported by this version of hotwsgi") from None
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import importlib
 import inspect
@@ -39,6 +38,8 @@ class ImportString:
                 obj = getattr(obj, attr)
             except AttributeError:
                 where = self.module if i == 0 else f"{self.module}:{'.'.join(self.attrs[:i])}"
+                import difflib  # only for this hint: importing it costs every start-up 3 ms
+
                 names = [n for n in dir(obj) if not n.startswith("_")]
                 close = difflib.get_close_matches(attr, names, n=1)
                 hint = f' Did you mean "{close[0]}"?' if close else ""

@@ -15,20 +15,20 @@ with ``Cache-Control: no-store`` and without validators (``ETag``,
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import html
-import json
 import os
 import re
 import threading
 from collections import deque
 from collections.abc import Iterable
-from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..core.result import ReloadResult
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = (
     "ERROR_HEADER",
@@ -71,6 +71,8 @@ _WHERE = re.compile(r"\((?P<file>[^()]+), line (?P<line>\d+)\)$")
 @functools.cache
 def script_source() -> bytes:
     """The browser side (``livereload.js``, shipped in the package)."""
+    from importlib import resources
+
     return resources.files("hotwsgi.dev").joinpath("livereload.js").read_bytes()
 
 
@@ -151,6 +153,8 @@ def error_details(result: ReloadResult, *, context: int = 3) -> dict[str, Any]:
 
 def sse_event(name: str, data: Any) -> bytes:
     """One server-sent event; the data is JSON on one line."""
+    import json  # here, not at the top: nothing of the dev features may slow the app's start-up
+
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
@@ -222,6 +226,8 @@ class Broadcaster:
 
     async def await_events(self, position: int, timeout: float) -> tuple[int, list[bytes]] | None:
         """:meth:`wait` for an event loop."""
+        import asyncio
+
         waiter = (asyncio.get_running_loop(), asyncio.Event())
         with self._cond:
             if self._closed:

@@ -20,12 +20,8 @@ pass the gate: a reload does not wait for them.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import ipaddress
-import json
 import os
-import secrets
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -64,6 +60,8 @@ def is_loopback(host: str | None) -> bool:
     """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback addresses; False for anything else or nothing."""
     if not host:
         return False
+    import ipaddress  # here, not at the top: nothing of the dev features may slow the app's start-up
+
     try:
         address = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
@@ -88,7 +86,7 @@ class DevFeatures:
     def __init__(self, middleware: Any, *, livereload: bool) -> None:
         self.middleware = middleware
         self.livereload = livereload
-        self.boot = secrets.token_hex(8)  # tells the page that the server restarted
+        self.boot = os.urandom(8).hex()  # tells the page that the server restarted
         self.events = Broadcaster()
         self.error: dict[str, Any] | None = None  # the overlay's data while the last reload has failed
         self.header: str | None = None  # the error header's value meanwhile
@@ -161,6 +159,8 @@ class DevFeatures:
         if name == EVENTS_PATH[len(PREFIX) :] and method == "GET" and not self.events.closed:
             return None
         if name == "status":
+            import json
+
             body = json.dumps(self.status(), indent=2).encode() + b"\n"
             return "200 OK", [("Content-Type", "application/json"), ("Cache-Control", "no-store")], body
         if name == SCRIPT_PATH[len(PREFIX) :]:
@@ -226,6 +226,8 @@ class DevFeatures:
 
     async def _asgi_stream(self, receive: Receive, send: Send) -> None:
         events = self.events
+        import asyncio
+
         events.count(+1)
         try:
             headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in _SSE_HEADERS]
