@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..dev.routes import DevFeatures
     from ..engine.home import AppHome
     from ..engine.reloader import Reloader
+    from ..engine.watch import Watcher
 
 __all__ = ("HotReloadMiddleware", "set_restart_handler", "settings_of")
 
@@ -198,10 +199,8 @@ class HotReloadMiddleware:
             return
         # Here, not at the top: with reloading off, the engine, the dev features and
         # the integrations are never imported.
-        from ..dev.routes import DevFeatures
         from ..engine.home import home_for_object, home_for_string
-        from ..engine.reloader import Reloader
-        from ..integrations import detect
+        from ..engine.watch import watch_early
 
         config = self._config
         self.enabled = True
@@ -211,6 +210,22 @@ class HotReloadMiddleware:
             if spec is not None
             else home_for_object(self.app, caller, config.watch)
         )
+        roots = config.watch or (home.project_root or os.getcwd(),)
+        # The watcher arms (a walk of the tree, without the GIL) while the rest imports.
+        early = watch_early(roots, config.all_include, config.all_exclude, config.poll) if config.watch != () else None
+        try:
+            self._start_reloader(home, roots, early)
+        except BaseException:
+            if early is not None:
+                early.stop()
+            raise
+
+    def _start_reloader(self, home: AppHome, roots: Iterable[str], early: Watcher | None) -> None:
+        from ..dev.routes import DevFeatures
+        from ..engine.reloader import Reloader
+        from ..integrations import detect
+
+        config = self._config
         if home.module is None:
             logger.warning(
                 "hotwsgi: could not tell which module holds the app, so reloads re-run modules but "
@@ -219,11 +234,10 @@ class HotReloadMiddleware:
         if home.owner is not None:
             home.claim = AppClaim(home.owner, self)
         self._home = home
-        roots = config.watch or (home.project_root or os.getcwd(),)
         self._reloader = Reloader(config, _Host(self), home, roots, integrations=detect(self.app))
         self._dev = DevFeatures(self, livereload=config.livereload)
         self._reloader.listeners.append(self._dev)
-        self._reloader.start()
+        self._reloader.start(early)  # takes the watcher over (or stops it)
 
     def _stays_off(self, inert: bool) -> bool:
         """True, having said why where it is worth saying, when reloading stays off."""

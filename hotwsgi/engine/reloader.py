@@ -86,23 +86,32 @@ class Reloader:
         self._filter = PathFilter(self.roots, config.all_include, config.all_exclude)
 
     # -- life cycle ---------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, early: Watcher | None = None) -> None:
+        """Start watching and the worker thread; ``early`` is a watcher from
+        :func:`~hotwsgi.engine.watch.watch_early` to take over if it watches our roots
+        (it is stopped otherwise)."""
         ensure_visible()  # the reload lines show under servers hotwsgi did not start, too
         install_import_recorder()
         _hooks.register_scheduler(self)
         _live.add(self)
         _watch_forks()
-        self._start_threads()
+        self._start_threads(early)
 
-    def _start_threads(self) -> None:
+    def _start_threads(self, early: Watcher | None = None) -> None:
         if self.config.watch != ():
             missing = [r for r in self.roots if not os.path.isdir(r)]
             if missing:
                 logger.warning("hotwsgi: not watching %s: no such folder", ", ".join(missing))
             roots = [r for r in self.roots if os.path.isdir(r)]
             self.watched = tuple(roots)
-            if roots:
+            if roots and early is not None and early.roots == roots and not missing:
+                early.deliver_to(self._saved)
+                early.wait_armed()
+                self._watcher, early = early, None
+            elif roots:
                 self._watcher = Watcher(roots, self._filter, self._saved, poll=self.config.poll)
+        if early is not None:
+            early.stop()
         self._start_worker()
 
     def after_fork_in_child(self) -> None:

@@ -40,7 +40,7 @@ from ..core.config import reload_env_poll
 from .escalate import restarts_process
 from .modules import is_in_virtualenv
 
-__all__ = ("PathFilter", "Watcher")
+__all__ = ("PathFilter", "Watcher", "watch_early")
 
 logger = logging.getLogger("hotwsgi")
 
@@ -192,13 +192,17 @@ class Watcher:
         self,
         roots: Iterable[str],
         path_filter: Callable[[str], bool],
-        callback: Callable[[set[str]], None],
+        callback: Callable[[set[str]], None] | None,
         *,
         poll: bool | None = None,
+        wait: bool = True,
     ) -> None:
         self.roots = [os.path.realpath(r) for r in roots]
         self._filter = path_filter
+        # None until deliver_to(): batches wait in _undelivered (a watcher started early).
         self._callback = callback
+        self._callback_lock = threading.Lock()
+        self._undelivered: set[str] = set()
         self._stop = threading.Event()
         self.polling = self._choose_polling(poll)
         self._ignore_denied = False
@@ -224,10 +228,28 @@ class Watcher:
         self._armed = _Armed(self._stop)
         self._thread = threading.Thread(target=self._run, name="hotwsgi-watcher", daemon=True)
         self._thread.start()
+        if wait:
+            self.wait_armed()
+
+    def wait_armed(self) -> None:
+        """Return once the notifier is armed: a save made after this is seen.
+
+        The constructor waits unless told not to (``wait=False``): arming walks
+        the watched tree in the notifier's own thread, without the GIL, so other
+        start-up work can run meanwhile (see :func:`watch_early`).
+        """
         if not self._armed.armed.wait(ARM_TIMEOUT_S) and self._thread.is_alive():
             logger.warning(
                 "hotwsgi: the file watcher took over %.0f s to start; earlier saves may be missed", ARM_TIMEOUT_S
             )
+
+    def deliver_to(self, callback: Callable[[set[str]], None]) -> None:
+        """Hand batches to ``callback`` from now on, first those that came while there was none."""
+        with self._callback_lock:
+            self._callback = callback
+            waiting, self._undelivered = self._undelivered, set()
+        if waiting:
+            self._hand_over(waiting)
 
     def _choose_polling(self, poll: bool | None) -> bool:
         if poll or (poll is None and (reload_env_poll() or _env_flag("WATCHFILES_FORCE_POLLING"))):
@@ -450,8 +472,13 @@ class Watcher:
         return False
 
     def _hand_over(self, paths: set[str]) -> None:
+        with self._callback_lock:
+            callback = self._callback
+            if callback is None:
+                self._undelivered |= paths
+                return
         try:
-            self._callback(paths)
+            callback(paths)
         except Exception:  # pragma: no cover - the callback is ours and must not kill watching
             logger.exception("hotwsgi: internal error handing over changed files")
 
@@ -471,3 +498,23 @@ class Watcher:
         self._stop.set()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout)
+
+
+def watch_early(
+    roots: Iterable[str], include: Iterable[str], exclude: Iterable[str], poll: bool | None
+) -> Watcher | None:
+    """Start watching ``roots`` now, for a reloader to take over once it is built.
+
+    Arming the notifier walks every folder and file under the roots (about 12 ms
+    for a 2,000-module app), in the notifier's own thread and without the GIL:
+    started before the rest of the engine is imported and the reloader is built,
+    it is done by the time they are (``Reloader.start`` takes it over and waits
+    for it to be armed). Changes seen meanwhile wait for the reloader. Never
+    start it before the app's own import: every file read under a watched root
+    costs the notifier an event to sort out (about 10 us each, 2,000 .pyc files
+    read by the import of a 2,000-module app). None when a root is not a folder.
+    """
+    real = [os.path.realpath(r) for r in roots]
+    if not real or not all(os.path.isdir(r) for r in real):
+        return None
+    return Watcher(real, PathFilter(real, include, exclude), None, poll=poll, wait=False)
