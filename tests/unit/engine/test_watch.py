@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from hotwsgi.core.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from hotwsgi.engine.watch import PathFilter, Watcher
+from hotwsgi.engine.watch import PathFilter, Watcher, watch_early
 from tests.helpers.inprocess import Project, call
 from tests.helpers.util import wait_for, write_file
 
@@ -72,6 +72,38 @@ def test_watcher_reports_saves_and_stops_cleanly(tmp_path: Path) -> None:
     finally:
         watcher.stop()
     assert not watcher.alive
+
+
+def test_a_watcher_started_early_keeps_saves_for_the_callback_it_gets_later(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    watcher = watch_early([str(root)], DEFAULT_INCLUDE, DEFAULT_EXCLUDE, None)
+    assert watcher is not None
+    try:
+        watcher.wait_armed()
+        write_file(root / "early.py", "x = 1\n")  # nobody to hand it to yet
+        wait_for(lambda: str(root / "early.py") in watcher._undelivered, what="the early save to be held")
+        batches: list[set[str]] = []
+        watcher.deliver_to(batches.append)
+        assert any(str(root / "early.py") in b for b in batches)
+        write_file(root / "later.py", "x = 2\n")
+        wait_for(lambda: any(str(root / "later.py") in b for b in batches), what="the later save")
+    finally:
+        watcher.stop()
+    assert watch_early([str(root / "missing")], DEFAULT_INCLUDE, DEFAULT_EXCLUDE, None) is None
+
+
+def test_the_middleware_is_armed_when_built_and_takes_the_early_watcher_over(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write(
+        "web.py",
+        "from .views import index\n\ndef app(environ, start_response):\n"
+        "    start_response('200 OK', [])\n    return [index().encode()]\n",
+    )
+    mw = project.middleware(watch=[project.root])
+    # Saved right after the constructor returned: seen, by the watcher the reloader took over.
+    project.write("views.py", "def index():\n    return 'v2'\n")
+    wait_for(lambda: call(mw)[1] == "v2", what="the save right after start-up to be reloaded")
+    assert mw._reloader is not None and mw._reloader.watching
 
 
 def test_saves_during_a_reload_are_batched_into_the_next(project: Project) -> None:
