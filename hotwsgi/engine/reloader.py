@@ -24,7 +24,6 @@ from ..core.events import Host, Integration, ReloadListener
 from ..core.logs import ensure_visible
 from ..core.result import ReloadResult
 from .escalate import ImportRunner, broader_reload_may_fix, restart_reason
-from .follow import follow, not_followed_clause
 from .graph import ImportGraph, install_import_recorder
 from .home import AppHome
 from .modules import ModuleIndex
@@ -199,6 +198,10 @@ class Reloader:
                 GRAPH_DELAY_S,
             )
         self.planner.update_graph()
+        # Imported now, not at start-up (where it would delay the first request) nor at
+        # the first reload (where it would delay that): only reloads use it.
+        from . import follow  # noqa: F401
+
         while True:
             with self._queue:
                 while (
@@ -372,6 +375,8 @@ class Reloader:
             self.generation += 1
             tx.commit()
             if self.config.follow:  # before the gate opens: held requests see followed objects
+                from .follow import follow  # see _work
+
                 following = follow(old_modules, tx.fresh, is_user=self.index.is_user_module, retiring=old_app)
             # Before the gate opens too: a request served by the new app must not carry
             # the error header of the failure this reload mended.
@@ -402,6 +407,8 @@ class Reloader:
         self._notify("on_result", result)
         for func, error in _hooks.fire("on_reload", result):
             logger.warning("hotwsgi: on_reload callback %s raised %r", getattr(func, "__qualname__", func), error)
+        from .follow import not_followed_clause
+
         logger.info(
             "hotwsgi: %s -> generation %d in %.1f ms (re-ran %s)%s",
             ", ".join(relpath(p) for p in changes) if changes else "reload",
