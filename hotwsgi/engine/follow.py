@@ -53,9 +53,10 @@ _HEAP_PASS_BEFORE_GATE_MAX_BLOCKS = 600_000
 # Forwarded old function -> nothing; new function -> the old ones that call it. When the
 # new function is itself replaced by a later reload, its forwarders are pointed straight
 # at the newest one, so chains never grow and an in-between generation is not kept alive.
-_forwarders: weakref.WeakKeyDictionary[FunctionType, weakref.WeakSet[FunctionType]] = weakref.WeakKeyDictionary()
+# (Lists of plain weak references: a WeakSet per function cost more than the forwarding.)
+_forwarders: weakref.WeakKeyDictionary[FunctionType, list[weakref.ref[FunctionType]]] = weakref.WeakKeyDictionary()
 # The same for classes: new class -> the old classes that took its attributes.
-_followers: weakref.WeakKeyDictionary[type, weakref.WeakSet[type]] = weakref.WeakKeyDictionary()
+_followers: weakref.WeakKeyDictionary[type, list[weakref.ref[type]]] = weakref.WeakKeyDictionary()
 _forwarders_lock = threading.Lock()
 
 # Not copied from a new class onto the old one: they describe the class itself or its
@@ -125,6 +126,16 @@ def _template(kind: str, free: int) -> types.CodeType:
     return code
 
 
+@functools.lru_cache(maxsize=8192)
+def _trampoline(kind: str, free: int, name: str, qualified: str) -> types.CodeType:
+    """The trampoline code for a function of that name (shared: code objects are immutable,
+    and a function reloaded again gets the same one)."""
+    code = _template(kind, free)
+    if sys.version_info >= (3, 11):
+        return code.replace(co_name=name, co_qualname=qualified)
+    return code.replace(co_name=name)
+
+
 def _kind(code: types.CodeType) -> str:
     if code.co_flags & _CO_COROUTINE:
         return "coroutine"
@@ -135,20 +146,23 @@ def _kind(code: types.CodeType) -> str:
 
 def _forward(old: FunctionType, new: FunctionType) -> None:
     """Make ``old`` call ``new`` from now on, whoever holds it."""
-    code = _template(_kind(new.__code__), len(old.__closure__ or ()))
-    changes: dict[str, Any] = {"co_name": old.__code__.co_name}
-    if sys.version_info >= (3, 11):
-        changes["co_qualname"] = old.__qualname__
+    code = _trampoline(_kind(new.__code__), len(old.__closure__ or ()), old.__code__.co_name, old.__qualname__)
     # The target first, then the code: a thread calling ``old`` meanwhile runs either the
     # old code (which ignores an unknown keyword default) or the trampoline, never half of it.
     old.__kwdefaults__ = {**(old.__kwdefaults__ or {}), TARGET: new}
-    old.__code__ = code.replace(**changes)
+    old.__code__ = code
     old.__wrapped__ = new  # type: ignore[attr-defined]  # inspect.signature() shows the new signature
     with _forwarders_lock:
         earlier = _forwarders.pop(old, None)
-        _forwarders.setdefault(new, weakref.WeakSet()).add(old)
-    for older in list(earlier or ()):
-        _forward(older, new)
+        refs = _forwarders.get(new)
+        if refs is None:
+            _forwarders[new] = [weakref.ref(old)]
+        else:
+            refs.append(weakref.ref(old))
+    for ref in earlier or ():
+        older = ref()
+        if older is not None:
+            _forward(older, new)
 
 
 # -- classes -----------------------------------------------------------------------------------
@@ -178,11 +192,17 @@ def _update_class(old: type, new: type) -> str | None:
             return "C type"
     with _forwarders_lock:
         earlier = _followers.pop(old, None)
-        _followers.setdefault(new, weakref.WeakSet()).add(old)
-    for older in list(earlier or ()):
+        refs = _followers.get(new)
+        if refs is None:
+            _followers[new] = [weakref.ref(old)]
+        else:
+            refs.append(weakref.ref(old))
+    for ref in earlier or ():
         # A class of an earlier generation that followed ``old`` takes the newest
         # attributes too, and lets go of ``old``'s (which would keep its namespace alive).
-        _update_class(older, new)
+        older = ref()
+        if older is not None:
+            _update_class(older, new)
     return None
 
 
@@ -264,14 +284,21 @@ class Following:
             return result
         return dataclasses.replace(result, not_followed=report.not_followed)
 
-    def collect(self) -> None:
-        """Collect the old generation now; call it last, when the reload is reported.
+    @property
+    def wants_collection(self) -> bool:
+        """True when the old generation is best collected by one full collection.
 
         Nothing that following did keeps it alive, but its modules sit in reference
         cycles (functions and their globals), and the collector's own schedule may let
-        dozens of generations pile up first; one collection keeps memory flat.
+        dozens of generations pile up first; one collection keeps memory flat. The
+        reloader makes it a while after the reload (see ``Reloader``), not while the
+        first requests on the new code run.
         """
-        if not self._collected and (self.report.functions or self.report.classes):
+        return not self._collected and bool(self.report.functions or self.report.classes)
+
+    def collect(self) -> None:
+        """Collect the old generation now, if :attr:`wants_collection`."""
+        if self.wants_collection:
             self._collected = True
             heap.collect()
 
@@ -340,10 +367,9 @@ def _follow(
     deferred: list[tuple[FunctionType, FunctionType]] = []
     for function, new, owner in pairs:
         code = function.__code__
-        where = f"{owner}.{function.__qualname__}"
         if code.co_flags & (_CO_GENERATOR | _CO_COROUTINE | _CO_ASYNC_GENERATOR) and code != new.__code__:
             # An unfinished generator or coroutine of it would go on with code that changed.
-            generator_codes[code] = where
+            generator_codes[code] = f"{owner}.{function.__qualname__}"
         if id(function) in held:
             deferred.append((function, new))
         else:

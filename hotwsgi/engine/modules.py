@@ -110,7 +110,9 @@ class ModuleIndex:
         path = module_source(module)
         if path is None or not self.is_user_path(path):
             return 0, None
-        return (2 if getattr(module, "__reloadable__", True) is False else 1), path
+        # From the namespace: getattr() of a missing attribute builds an error message first.
+        marker = module.__dict__.get("__reloadable__", True)
+        return (2 if marker is False else 1), path
 
     def is_user_module(self, name: str, module: object) -> bool:
         return self._classify(name, module)[0] == 1

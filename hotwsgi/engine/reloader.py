@@ -23,6 +23,7 @@ from ..core.errors import format_user_error, relpath
 from ..core.events import Host, Integration, ReloadListener
 from ..core.logs import ensure_visible
 from ..core.result import ReloadResult
+from . import heap
 from .escalate import ImportRunner, broader_reload_may_fix, restart_reason
 from .follow import follow, not_followed_clause
 from .graph import ImportGraph, install_import_recorder
@@ -38,6 +39,12 @@ logger = logging.getLogger(__name__)
 
 #: How long after start-up the worker waits before it builds the import graph.
 GRAPH_DELAY_S = 1.0
+#: The old generation of a reload is collected (one full garbage collection, which holds
+#: the GIL for some 10 ms per 50,000 live objects) this long after the reload, by the
+#: worker thread, so that it does not stall the first requests on the new code; and at
+#: the start of a reload if COLLECT_PENDING_MAX generations are waiting by then.
+COLLECT_DELAY_S = 1.0
+COLLECT_PENDING_MAX = 2
 
 
 class Reloader:
@@ -80,6 +87,8 @@ class Reloader:
         self._pending_full = False
         self._retry: set[str] = set()
         self._retry_full = False
+        self._collect_at: float | None = None  # when the worker collects the old generations
+        self._uncollected = 0  # reloads whose old generation waits for that collection
         self._stopped = threading.Event()
         self._worker: threading.Thread | None = None
         self._watcher: Watcher | None = None
@@ -198,11 +207,20 @@ class Reloader:
                     and not self._pending_full
                     and not self._stopped.is_set()
                 ):
-                    self._queue.wait()
+                    if self._collect_at is None:
+                        self._queue.wait()
+                    elif (remaining := self._collect_at - time.monotonic()) > 0:
+                        self._queue.wait(remaining)
+                    else:
+                        break
                 if self._stopped.is_set():
                     return
                 paths, full, saved = self._pending, self._pending_full, self._pending_saved
                 self._pending, self._pending_full, self._pending_saved = set(), False, set()
+            if not paths and not full and not saved:
+                with self._lock:  # not while a reload called from another thread runs
+                    self._collect(force=False)
+                continue
             paths |= {p for p in saved if not self._unchanged(p)}
             if not paths and not full:
                 continue
@@ -222,6 +240,8 @@ class Reloader:
     def run(self, paths: Iterable[str] = (), *, full: bool = False) -> ReloadResult | None:
         """Run one reload now, in this thread. Returns None when nothing needed re-running."""
         with self._lock:
+            if self._uncollected >= COLLECT_PENDING_MAX:
+                self._collect(force=True)  # saves in quick succession: keep memory flat
             paths = set(paths) | self._retry
             full = full or self._retry_full
             started = time.perf_counter()
@@ -271,6 +291,21 @@ class Reloader:
             else:
                 self._restart(f"re-running every user module failed too ({result.error})", changes)
             return result
+
+    def _collect_later(self) -> None:
+        with self._queue:
+            self._uncollected += 1
+            self._collect_at = time.monotonic() + COLLECT_DELAY_S
+            self._queue.notify()
+
+    def _collect(self, *, force: bool) -> None:
+        """The full collection that frees the old generations, if one is due (or waiting, with ``force``)."""
+        with self._queue:
+            due = self._collect_at
+            if due is None or (not force and time.monotonic() < due):
+                return
+            self._collect_at, self._uncollected = None, 0
+        heap.collect()
 
     def _finish(self, tx: Transaction) -> Any:
         """Inside the transaction, after the modules ran: the new app, ready to serve."""
@@ -401,8 +436,9 @@ class Reloader:
             ", ".join(rerun),
             not_followed_clause(result.not_followed),
         )
-        if following is not None:
-            following.collect()  # the old generation goes now, not whenever the collector gets to it
+        if following is not None and following.wants_collection:
+            # The old generation goes soon, not whenever the collector gets to it.
+            self._collect_later()
         return result, None
 
 

@@ -52,6 +52,26 @@ def _code_for(loader: Any, data: bytes, path: str) -> CodeType:
     return code
 
 
+def _read(path: str) -> bytes:
+    """The bytes of a file, as ``SourceFileLoader.get_data`` reads them, in fewer steps
+    (reading the sources is a good part of re-running hundreds of unchanged modules)."""
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size + 1)
+        if len(data) == size:  # the whole file (a shorter read: it shrank, or a short read)
+            return data
+        chunks = [data]
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
 def running_source(path: str, module: ModuleType) -> bytes | None:
     """The source bytes ``module`` (loaded from ``path``) was last re-run from, or None if unknown."""
     entry = _running.get(path)
@@ -85,7 +105,7 @@ class _FreshLoader:
         module.__loader__ = inner
         tx = self.tx
         tx.before_exec(module)
-        data = inner.get_data(spec.origin)
+        data = _read(spec.origin) if type(inner) is SourceFileLoader else inner.get_data(spec.origin)
         code = _code_for(inner, data, spec.origin)
         tx.sources[module.__name__] = (real_path(spec.origin), data)
         if spec.cached:
