@@ -223,6 +223,11 @@ class Following:
         self._pass = pass_  # the heap pass, when it was left for after the gate
         self._collected = False
 
+    @property
+    def has_heap_pass(self) -> bool:
+        """True while the pass over the heap (instances of redefined classes) is still to run."""
+        return self._pass is not None
+
     def forward_the_retired(self) -> None:
         """The old app has retired (its last request and lifespan shutdown ran): its own
         functions follow now. Until then they ran their old code, so an old app's
@@ -396,8 +401,9 @@ def _follow(
             suspects.append((weakref.ref(cls), f"{where} ({reason})"))
     report = FollowReport(functions=len(pairs), classes=updated, not_followed=tuple(dict.fromkeys(not_followed)))
     following = Following(report, suspects, (moves, generator_codes) if moves or generator_codes else None, deferred)
-    if heap_pass_now is None:
-        heap_pass_now = sys.getallocatedblocks() <= _HEAP_PASS_BEFORE_GATE_MAX_BLOCKS
-    if heap_pass_now:
-        following.run_heap_pass()
+    if following.has_heap_pass:
+        if heap_pass_now is None:  # sys.getallocatedblocks() walks the allocator's pools: only when needed
+            heap_pass_now = sys.getallocatedblocks() <= _HEAP_PASS_BEFORE_GATE_MAX_BLOCKS
+        if heap_pass_now:
+            following.run_heap_pass()
     return following

@@ -82,6 +82,11 @@ class ModuleIndex:
         #: source path -> name, for modules that say ``__reloadable__ = False``
         self.pinned_by_path: dict[str, str] = {}
         self._new: set[str] = set()
+        # sys.modules as the last full refresh left it (kept in step by the refreshes of
+        # what reloads ran): when it is still equal (same names, the very same objects),
+        # nothing was imported, removed or replaced since, and a full refresh has nothing
+        # to do. One comparison in C instead of a pass in Python over every module.
+        self._seen: dict[str, object] | None = None
         self._lock = threading.Lock()
         self._user_paths: dict[str, bool] = {}
 
@@ -136,6 +141,12 @@ class ModuleIndex:
         with self._lock:
             verdicts = self._verdicts
             modules = sys.modules
+            if names is None and self._seen is not None:
+                try:
+                    if modules == self._seen:
+                        return
+                except Exception:  # an entry of sys.modules with an odd __eq__: look at them all
+                    pass
             if names is not None:
                 names = list(names)  # read twice below: a generator would be empty the second time
                 for name in names:
@@ -173,6 +184,16 @@ class ModuleIndex:
                     _, verdict, path = verdicts.pop(name)
                     self._forget(name, verdict, path)
                     self._new.discard(name)
+            if names is None:
+                self._seen = dict(modules)
+            elif self._seen is not None:
+                seen = self._seen
+                for name in names:
+                    module = modules.get(name)
+                    if module is None:
+                        seen.pop(name, None)
+                    else:
+                        seen[name] = module
 
     def take_new(self) -> set[str]:
         """User modules added or re-run since the last call (their imports need scanning)."""

@@ -393,6 +393,7 @@ class Reloader:
             self._retry_full = full
             return self._failed(changes, order, started, summary, text), outcome.error
         old_modules, following = dict(tx.old), None  # commit() lets go of tx.old
+        sources = tx.sources  # and of these
         try:
             old_app = self.host.swap(outcome.value)
             self.generation += 1
@@ -406,7 +407,8 @@ class Reloader:
             self.host.resume()
         del old_modules
         rerun = tuple(tx.fresh) or tuple(order)
-        self.planner.update_graph(tx.plan | tx.loaded)
+        self.planner.update_graph(tx.plan | tx.loaded, sources)
+        del sources
         self._retry = set()
         self._retry_full = False
         result = ReloadResult(

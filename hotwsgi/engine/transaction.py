@@ -80,6 +80,10 @@ def running_source(path: str, module: ModuleType) -> bytes | None:
     return entry[1]
 
 
+#: How many modules of one folder a transaction removes the bytecode of one by one.
+_BYTECODE_UNLINKS_BEFORE_LISTING = 8
+
+
 def _split(name: str) -> tuple[str, str]:
     parent, _, short = name.rpartition(".")
     return parent, short
@@ -93,7 +97,16 @@ class _FreshLoader:
         self.tx = tx
 
     def create_module(self, spec: ModuleSpec) -> ModuleType | None:
-        create = getattr(self.inner, "create_module", None)
+        inner = self.inner
+        if type(inner) is SourceFileLoader:
+            # What the import system would make, with the attributes it looks up first
+            # already set (on Python 3.11 each failed lookup on a module formats an error).
+            module = ModuleType(spec.name)
+            module.__file__ = spec.origin
+            if spec.cached is not None:
+                module.__cached__ = spec.cached
+            return module
+        create = getattr(inner, "create_module", None)
         return create(spec) if create is not None else None
 
     def exec_module(self, module: ModuleType) -> None:
@@ -108,7 +121,7 @@ class _FreshLoader:
         data = _read(spec.origin) if type(inner) is SourceFileLoader else inner.get_data(spec.origin)
         code = _code_for(inner, data, spec.origin)
         tx.sources[module.__name__] = (real_path(spec.origin), data)
-        if spec.cached:
+        if spec.cached and tx.bytecode_may_exist(spec.cached):
             # A later normal import must not pick up bytecode of an older version
             # that happens to share the source's mtime second and size.
             try:
@@ -244,6 +257,8 @@ class Transaction:
         self._finder: _FreshFinder | None = None
         self._lock = threading.Lock()
         self._settled = False  # committed or rolled back: nothing more may change
+        # Bytecode folder -> [files removed from it one by one, names in it (listed once)].
+        self._bytecode: dict[str, tuple[list[int], set[str] | None]] = {}
 
     def canonical_name(self, name: str) -> str:
         return self.aliases.get(name, name)
@@ -258,6 +273,27 @@ class Transaction:
         return self.claims.get(module)
 
     # -- called by the loader -------------------------------------------------
+    def bytecode_may_exist(self, path: str) -> bool:
+        """False when ``path`` (a module's ``.pyc``) is known not to exist: once a few
+        files of one folder were removed, the folder is listed once instead of removing
+        each of the hundreds of modules a wide reload re-runs (a system call each)."""
+        folder, name = os.path.split(path)
+        entry = self._bytecode.get(folder)
+        if entry is None:
+            entry = self._bytecode[folder] = ([0], None)
+        removed, names = entry
+        if names is not None:
+            return name in names
+        removed[0] += 1
+        if removed[0] <= _BYTECODE_UNLINKS_BEFORE_LISTING:
+            return True
+        try:
+            listed = set(os.listdir(folder))
+        except OSError:
+            listed = set()
+        self._bytecode[folder] = (removed, listed)
+        return name in listed
+
     def before_exec(self, module: ModuleType) -> None:
         name = module.__name__
         if getattr(module.__spec__, "submodule_search_locations", None) is not None:

@@ -279,3 +279,23 @@ def test_a_module_imported_then_removed_between_refreshes_is_not_handed_out(
     del sys.modules[a.__name__]
     index.refresh()
     assert set() == index.take_new()
+
+
+def test_a_module_replaced_under_the_same_name_is_seen_by_the_next_full_refresh(
+    project: Project, index: ModuleIndex
+) -> None:
+    """A full refresh skips its pass only while sys.modules holds the very same objects."""
+    views = load(project, "views", "X = 1\n")
+    other = load(project, "other", "Y = 1\n")
+    index.refresh()
+    index.take_new()
+    index.refresh([views.__name__])  # what a reload's own refresh does
+    index.refresh()
+    assert set() == index.take_new()
+
+    del sys.modules[other.__name__]
+    project.write("other.py", "Y = 2\n")
+    replaced = importlib.import_module(other.__name__)  # same names, same count: another object
+    index.refresh()
+    assert replaced is index.user[other.__name__]
+    assert {other.__name__} == index.take_new()
