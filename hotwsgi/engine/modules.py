@@ -189,11 +189,11 @@ class ModuleIndex:
             elif self._seen is not None:
                 seen = self._seen
                 for name in names:
-                    module = modules.get(name)
-                    if module is None:
+                    entry = modules.get(name)
+                    if entry is None:
                         seen.pop(name, None)
                     else:
-                        seen[name] = module
+                        seen[name] = entry
 
     def take_new(self) -> set[str]:
         """User modules added or re-run since the last call (their imports need scanning)."""

@@ -104,7 +104,7 @@ class _FreshLoader:
             module = ModuleType(spec.name)
             module.__file__ = spec.origin
             if spec.cached is not None:
-                module.__cached__ = spec.cached
+                module.__cached__ = spec.cached  # type: ignore[attr-defined]
             return module
         create = getattr(inner, "create_module", None)
         return create(spec) if create is not None else None
