@@ -118,7 +118,9 @@ class _FreshLoader:
         module.__loader__ = inner
         tx = self.tx
         tx.before_exec(module)
-        data = _read(spec.origin) if type(inner) is SourceFileLoader else inner.get_data(spec.origin)
+        data = tx.read_ahead.pop(module.__name__, None)
+        if data is None:
+            data = _read(spec.origin) if type(inner) is SourceFileLoader else inner.get_data(spec.origin)
         code = _code_for(inner, data, spec.origin)
         tx.sources[module.__name__] = (real_path(spec.origin), data)
         if spec.cached and tx.bytecode_may_exist(spec.cached):
@@ -146,8 +148,9 @@ class _FreshLoader:
         return getattr(self.inner, name)
 
 
-def _same_file_spec(old: ModuleType | None) -> ModuleSpec | None:
-    """A spec for re-running ``old`` from the same source file, while that file is there.
+def _same_file_spec(old: ModuleType | None) -> tuple[ModuleSpec, bytes] | None:
+    """A spec for re-running ``old`` from the same source file, while that file is there,
+    and the file's bytes (read now: reading it is how we learn that it is there).
 
     The search along ``sys.path`` would find that file again (short of a new file
     shadowing it from an earlier entry of ``sys.path``); skipping it saves most of
@@ -157,7 +160,11 @@ def _same_file_spec(old: ModuleType | None) -> ModuleSpec | None:
     if spec is None or type(spec.loader) is not SourceFileLoader:
         return None
     origin = spec.origin
-    if not isinstance(origin, str) or not os.path.isfile(origin):
+    if not isinstance(origin, str):
+        return None
+    try:
+        data = _read(origin)
+    except OSError:  # gone (or a folder now): the search finds what took its place
         return None
     locations = spec.submodule_search_locations
     fresh = ModuleSpec(spec.name, SourceFileLoader(spec.name, origin), origin=origin, is_package=locations is not None)
@@ -166,7 +173,7 @@ def _same_file_spec(old: ModuleType | None) -> ModuleSpec | None:
     fresh.has_location = True
     if spec.cached is not None:
         fresh.cached = spec.cached
-    return fresh
+    return fresh, data
 
 
 class _FreshFinder:
@@ -181,8 +188,8 @@ class _FreshFinder:
         location = tx.locations.get(fullname)
         if location is not None:
             spec = importlib.util.spec_from_file_location(fullname, location)
-        elif fullname in tx.plan and (spec := _same_file_spec(tx.old.get(fullname))) is not None:
-            pass
+        elif fullname in tx.plan and (same := _same_file_spec(tx.old.get(fullname))) is not None:
+            spec, tx.read_ahead[fullname] = same
         else:
             for finder in sys.meta_path:
                 if finder is self:
@@ -244,6 +251,7 @@ class Transaction:
         self.pending_callbacks: list[Callback] = []
         # name -> (real path, source bytes) of each module this transaction ran.
         self.sources: dict[str, tuple[str, bytes]] = {}
+        self.read_ahead: dict[str, bytes] = {}  # source bytes read while finding the spec
         # The claims a re-run HotReloadMiddleware(...) call may hand its app to, by owner module.
         self.claims: dict[str, AppClaim] = {claim.owner: claim for claim in claims}
         self.integrations = tuple(integrations)
