@@ -151,15 +151,8 @@ class Generation:
 def pairs_of(old: Generation, fresh: Generation) -> list[tuple[FunctionType, FunctionType, str]]:
     """(old function, its new counterpart, module name): by the path they were found by,
     else by qualified name when it is unique on both sides."""
-    by_name: dict[tuple[str, str], list[FunctionType]] = {}
-    for function in fresh.functions.values():
-        owner = fresh.owner(function)
-        if owner is not None:
-            by_name.setdefault((owner, function.__qualname__), []).append(function)
+    by_name: dict[tuple[str, str], list[FunctionType]] | None = None  # made at the first miss
     old_names: dict[tuple[str, str], int] = {}
-    for function in old.functions.values():
-        key = (old.owner(function) or "", function.__qualname__)
-        old_names[key] = old_names.get(key, 0) + 1
     pairs: list[tuple[FunctionType, FunctionType, str]] = []
     done: set[int] = set()
     for path, function in old.functions.items():
@@ -168,6 +161,15 @@ def pairs_of(old: Generation, fresh: Generation) -> list[tuple[FunctionType, Fun
         owner = old.owner(function) or ""
         new = fresh.functions.get(path)
         if new is None or new.__qualname__ != function.__qualname__ or fresh.owner(new) != owner:
+            if by_name is None:
+                by_name = {}
+                for candidate in fresh.functions.values():
+                    candidate_owner = fresh.owner(candidate)
+                    if candidate_owner is not None:
+                        by_name.setdefault((candidate_owner, candidate.__qualname__), []).append(candidate)
+                for other in old.functions.values():
+                    key = (old.owner(other) or "", other.__qualname__)
+                    old_names[key] = old_names.get(key, 0) + 1
             candidates = by_name.get((owner, function.__qualname__), [])
             unique = len(candidates) == 1 and old_names[(owner, function.__qualname__)] == 1
             new = candidates[0] if unique and "<locals>" not in function.__qualname__ else None

@@ -53,11 +53,48 @@ _HEAP_PASS_BEFORE_GATE_MAX_BLOCKS = 600_000
 # Forwarded old function -> nothing; new function -> the old ones that call it. When the
 # new function is itself replaced by a later reload, its forwarders are pointed straight
 # at the newest one, so chains never grow and an in-between generation is not kept alive.
-# (Lists of plain weak references: a WeakSet per function cost more than the forwarding.)
-_forwarders: weakref.WeakKeyDictionary[FunctionType, list[weakref.ref[FunctionType]]] = weakref.WeakKeyDictionary()
-# The same for classes: new class -> the old classes that took its attributes.
-_followers: weakref.WeakKeyDictionary[type, list[weakref.ref[type]]] = weakref.WeakKeyDictionary()
 _forwarders_lock = threading.Lock()
+
+
+class _Followed:
+    """New object -> weak references to the old objects that follow it, gone with the new one.
+
+    Keyed by ``id()`` with one keyed weak reference per new object (a ``WeakKeyDictionary``
+    made three weak references per lookup and cost more than the forwarding itself)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[weakref.KeyedRef[int, Any], list[weakref.ref[Any]]]] = {}
+
+        def forget(ref: weakref.KeyedRef[int, Any], entries: dict[int, Any] = self._entries) -> None:
+            entry = entries.get(ref.key)
+            if entry is not None and entry[0] is ref:
+                del entries[ref.key]
+
+        self._forget = forget
+
+    def follow(self, old: Any, new: Any) -> list[weakref.ref[Any]]:
+        """Record that ``old`` follows ``new``; return the refs of those that followed ``old``."""
+        entries = self._entries
+        with _forwarders_lock:
+            earlier = entries.get(id(old))
+            if earlier is not None and earlier[0]() is old:
+                del entries[id(old)]
+            else:
+                earlier = None
+            entry = entries.get(id(new))
+            if entry is None or entry[0]() is not new:
+                entries[id(new)] = (weakref.KeyedRef(new, self._forget, id(new)), [weakref.ref(old)])
+            else:
+                entry[1].append(weakref.ref(old))
+        return earlier[1] if earlier is not None else []
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# Functions (and classes: the old classes that took a new class's attributes).
+_forwarders = _Followed()
+_followers = _Followed()
 
 # Not copied from a new class onto the old one: they describe the class itself or its
 # layout (a slot's member descriptor works only on instances of the class that made it).
@@ -152,14 +189,7 @@ def _forward(old: FunctionType, new: FunctionType) -> None:
     old.__kwdefaults__ = {**(old.__kwdefaults__ or {}), TARGET: new}
     old.__code__ = code
     old.__wrapped__ = new  # type: ignore[attr-defined]  # inspect.signature() shows the new signature
-    with _forwarders_lock:
-        earlier = _forwarders.pop(old, None)
-        refs = _forwarders.get(new)
-        if refs is None:
-            _forwarders[new] = [weakref.ref(old)]
-        else:
-            refs.append(weakref.ref(old))
-    for ref in earlier or ():
+    for ref in _forwarders.follow(old, new):
         older = ref()
         if older is not None:
             _forward(older, new)
@@ -190,14 +220,7 @@ def _update_class(old: type, new: type) -> str | None:
             type.__setattr__(old, name, value)
         except (TypeError, AttributeError):
             return "C type"
-    with _forwarders_lock:
-        earlier = _followers.pop(old, None)
-        refs = _followers.get(new)
-        if refs is None:
-            _followers[new] = [weakref.ref(old)]
-        else:
-            refs.append(weakref.ref(old))
-    for ref in earlier or ():
+    for ref in _followers.follow(old, new):
         # A class of an earlier generation that followed ``old`` takes the newest
         # attributes too, and lets go of ``old``'s (which would keep its namespace alive).
         older = ref()

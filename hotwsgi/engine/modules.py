@@ -120,6 +120,9 @@ class ModuleIndex:
         return (2 if marker is False else 1), path
 
     def is_user_module(self, name: str, module: object) -> bool:
+        cached = self._verdicts.get(name)
+        if cached is not None and cached[0] is module:
+            return cached[1] == 1
         return self._classify(name, module)[0] == 1
 
     def _forget(self, name: str, verdict: int, path: str | None) -> None:
