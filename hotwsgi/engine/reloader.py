@@ -8,6 +8,7 @@ protocol that each middleware implements.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
 import sys
@@ -370,45 +371,52 @@ class Reloader:
             claims=claims,
             integrations=self.integrations,
         )
-        outcome = self._imports.run(
-            functools.partial(tx.run, order, self._finish),
-            self.config.reload_timeout,
-            on_timeout=tx.abandon,
-        )
-        if outcome.error is not None or outcome.timed_out:
-            self.host.resume()
-            if outcome.timed_out:
-                running = tx.running_module() or "the import"
-                assert outcome.thread is not None
-                self._stuck = (outcome.thread, running)
-                summary = (
-                    f"re-running {running} did not finish within reload_timeout={self.config.reload_timeout}s; "
-                    f"gave up, the old app keeps serving"
-                )
-                text = ""
-            else:
-                assert outcome.error is not None
-                summary, text = format_user_error(outcome.error)
-            self._retry = set(changes)
-            self._retry_full = full
-            return self._failed(changes, order, started, summary, text), outcome.error
-        old_modules, following = dict(tx.old), None  # commit() lets go of tx.old
-        sources = tx.sources  # and of these
+        # No automatic collections while hundreds of modules run and follow: each would walk
+        # a heap that the one full collection after the reload walks anyway.
+        paused = _pause_automatic_gc()
         try:
-            old_app = self.host.swap(outcome.value)
-            self.generation += 1
-            tx.commit()
-            if self.config.follow:  # before the gate opens: held requests see followed objects
-                following = follow(old_modules, tx.fresh, is_user=self.index.is_user_module, retiring=old_app)
-            # Before the gate opens too: a request served by the new app must not carry
-            # the error header of the failure this reload mended.
-            self._notify("on_swap", self.generation)
+            outcome = self._imports.run(
+                functools.partial(tx.run, order, self._finish),
+                self.config.reload_timeout,
+                on_timeout=tx.abandon,
+            )
+            if outcome.error is not None or outcome.timed_out:
+                self.host.resume()
+                if outcome.timed_out:
+                    running = tx.running_module() or "the import"
+                    assert outcome.thread is not None
+                    self._stuck = (outcome.thread, running)
+                    summary = (
+                        f"re-running {running} did not finish within reload_timeout={self.config.reload_timeout}s; "
+                        f"gave up, the old app keeps serving"
+                    )
+                    text = ""
+                else:
+                    assert outcome.error is not None
+                    summary, text = format_user_error(outcome.error)
+                self._retry = set(changes)
+                self._retry_full = full
+                return self._failed(changes, order, started, summary, text), outcome.error
+            old_modules, following = dict(tx.old), None  # commit() lets go of tx.old
+            sources = tx.sources  # and of these
+            try:
+                old_app = self.host.swap(outcome.value)
+                self.generation += 1
+                tx.commit()
+                if self.config.follow:  # before the gate opens: held requests see followed objects
+                    following = follow(old_modules, tx.fresh, is_user=self.index.is_user_module, retiring=old_app)
+                # Before the gate opens too: a request served by the new app must not carry
+                # the error header of the failure this reload mended.
+                self._notify("on_swap", self.generation)
+            finally:
+                self.host.resume()
+            del old_modules
+            rerun = tuple(tx.fresh) or tuple(order)
+            self.planner.update_graph(tx.plan | tx.loaded, sources)
+            del sources
         finally:
-            self.host.resume()
-        del old_modules
-        rerun = tuple(tx.fresh) or tuple(order)
-        self.planner.update_graph(tx.plan | tx.loaded, sources)
-        del sources
+            if paused and not gc.isenabled():
+                gc.enable()
         self._retry = set()
         self._retry_full = False
         result = ReloadResult(
@@ -465,3 +473,11 @@ def _restart_after_fork() -> None:
 
 def _nothing() -> None:
     pass
+
+
+def _pause_automatic_gc() -> bool:
+    """Turn the automatic garbage collector off; True if it was on (the caller turns it back on)."""
+    if not gc.isenabled():
+        return False
+    gc.disable()
+    return True

@@ -328,7 +328,7 @@ class Transaction:
         ``finish``, rolls everything back before it propagates.
         """
         self.thread = threading.get_ident()
-        snapshot = self._snapshot = dict(sys.modules)
+        snapshot = self._snapshot = self.index.lend_snapshot()
         for name in self.plan:
             module = snapshot.get(name)
             if isinstance(module, ModuleType):
@@ -397,6 +397,7 @@ class Transaction:
         self.sources = {}
         _hooks.commit_callbacks(self.rerun_names, self.pending_callbacks)
         self.pending_callbacks = []
+        self.index.give_back(self._snapshot)
         self._snapshot = {}
         self.old = {}
         for claim in self.claims.values():
@@ -426,6 +427,7 @@ class Transaction:
         for name, module in snapshot.items():
             if name not in sys.modules:
                 sys.modules[name] = module
+        self.index.give_back(snapshot)
         self.pending_callbacks = []
         self.fresh = {}
         self.sources = {}
