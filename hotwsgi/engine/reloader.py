@@ -43,9 +43,10 @@ GRAPH_DELAY_S = 1.0
 #: The old generation of a reload is collected (one full garbage collection, which holds
 #: the GIL for some 10 ms per 50,000 live objects) this long after the reload, by the
 #: worker thread, so that it does not stall the first requests on the new code; and at
-#: the start of a reload if COLLECT_PENDING_MAX generations are waiting by then.
+#: the start of a reload if COLLECT_PENDING_MAX generations are waiting by then (before it
+#: plans: uncollected, the old generation's objects would be walked by following again).
 COLLECT_DELAY_S = 1.0
-COLLECT_PENDING_MAX = 2
+COLLECT_PENDING_MAX = 1
 
 
 class Reloader:
@@ -242,7 +243,7 @@ class Reloader:
         """Run one reload now, in this thread. Returns None when nothing needed re-running."""
         with self._lock:
             if self._uncollected >= COLLECT_PENDING_MAX:
-                self._collect(force=True)  # saves in quick succession: keep memory flat
+                self._collect(force=True)  # a reload within COLLECT_DELAY_S of the last one
             paths = set(paths) | self._retry
             full = full or self._retry_full
             started = time.perf_counter()
