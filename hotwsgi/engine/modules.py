@@ -86,8 +86,8 @@ class ModuleIndex:
         # what reloads ran): when it is still equal (same names, the very same objects),
         # nothing was imported, removed or replaced since, and a full refresh has nothing
         # to do. One comparison in C instead of a pass in Python over every module.
-        self._seen: dict[str, object] | None = None
-        self._lent: dict[str, object] | None = None  # _seen as lent to a transaction: never changed
+        self._seen: dict[str, ModuleType] | None = None
+        self._lent: dict[str, ModuleType] | None = None  # _seen as lent to a transaction: never changed
         self._lock = threading.Lock()
         self._user_paths: dict[str, bool] = {}
 
@@ -145,6 +145,7 @@ class ModuleIndex:
         with self._lock:
             verdicts = self._verdicts
             modules = sys.modules
+            snapshot: dict[str, ModuleType] | None = None
             if names is None and self._seen is not None:
                 try:
                     if modules == self._seen:
@@ -158,9 +159,13 @@ class ModuleIndex:
                         _, verdict, path = verdicts.pop(name)
                         self._forget(name, verdict, path)
                         self._new.discard(name)
-                items = [(n, m) for n in names if (m := modules.get(n)) is not None]
+                items: list[tuple[str, ModuleType]] = [(n, m) for n in names if (m := modules.get(n)) is not None]
             else:
-                items = list(modules.items())
+                # The copy first, then the pass over it: what another thread imports meanwhile
+                # is not in the copy, so the next refresh sees it (a copy taken after the pass
+                # would have it without a verdict, and every later refresh would skip it).
+                snapshot = dict(modules)
+                items = list(snapshot.items())
             for name, module in items:
                 cached = verdicts.get(name)
                 if cached is not None:
@@ -183,25 +188,23 @@ class ModuleIndex:
                     self._new.add(name)
                 elif verdict == 2:
                     self.pinned_by_path[path or ""] = name
-            if names is None and len(verdicts) != len(modules):
-                for name in verdicts.keys() - modules.keys():
-                    _, verdict, path = verdicts.pop(name)
-                    self._forget(name, verdict, path)
-                    self._new.discard(name)
-            if names is None:
-                self._seen = dict(modules)
+            if snapshot is not None:
+                if len(verdicts) != len(snapshot):
+                    for name in verdicts.keys() - snapshot.keys():
+                        _, verdict, path = verdicts.pop(name)
+                        self._forget(name, verdict, path)
+                        self._new.discard(name)
+                self._seen = snapshot
             elif self._seen is not None:
                 seen = self._seen
                 if seen is self._lent:  # a transaction still reads it: change a copy
                     seen = self._seen = dict(seen)
+                assert names is not None
                 for name in names:
-                    entry = modules.get(name)
-                    if entry is None:
-                        seen.pop(name, None)
-                    else:
-                        seen[name] = entry
+                    seen.pop(name, None)
+                seen.update(items)  # the very objects that got a verdict, not what stands there now
 
-    def lend_snapshot(self) -> dict[str, object]:
+    def lend_snapshot(self) -> dict[str, ModuleType]:
         """A dict equal to :data:`sys.modules` now, which the caller keeps unchanged until it
         calls :meth:`give_back`: the index's own copy when it is up to date (a transaction
         of a 2,000-module app then copies no dict of 2,000 entries), else a new one."""
@@ -216,7 +219,7 @@ class ModuleIndex:
                     pass
         return dict(sys.modules)
 
-    def give_back(self, snapshot: dict[str, object]) -> None:
+    def give_back(self, snapshot: dict[str, ModuleType]) -> None:
         with self._lock:
             if self._lent is snapshot:
                 self._lent = None

@@ -299,3 +299,24 @@ def test_a_module_replaced_under_the_same_name_is_seen_by_the_next_full_refresh(
     index.refresh()
     assert replaced is index.user[other.__name__]
     assert {other.__name__} == index.take_new()
+
+
+def test_a_module_imported_while_a_full_refresh_runs_is_found_by_the_next_one(
+    project: Project, index: ModuleIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another thread imports while the index looks (a request importing a URLconf and its
+    views while the reloader builds the graph): the next refresh must not skip that module."""
+    new = load(project, "new")
+    project.write("late.py", "")
+    late = f"{project.pkg}.late"
+    classify = index._classify
+
+    def classify_then_import(name: str, module: object) -> tuple[int, str | None]:
+        if name == new.__name__:
+            importlib.import_module(late)  # lands in sys.modules in the middle of the pass
+        return classify(name, module)
+
+    monkeypatch.setattr(index, "_classify", classify_then_import)
+    index.refresh()
+    index.refresh()
+    assert late in index.user
