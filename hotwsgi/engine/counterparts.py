@@ -31,6 +31,42 @@ def is_forwarder(function: object) -> bool:
     return isinstance(function, FunctionType) and TARGET in (function.__kwdefaults__ or {})
 
 
+_LEAF, _FUNCTION, _CLASS, _FUNC_ATTR, _PROPERTY, _PARTIAL, _FUNCTOOLS = range(7)
+# Kinds of the types most module attributes have, known without a look (C types only:
+# a cache of user classes would keep an old generation alive).
+_KNOWN_KINDS: dict[type, int] = {
+    **dict.fromkeys(
+        (str, bytes, int, float, complex, bool, type(None), tuple, list, dict, set, frozenset, ModuleType),
+        _LEAF,
+    ),
+    FunctionType: _FUNCTION,
+    type: _CLASS,
+    staticmethod: _FUNC_ATTR,
+    classmethod: _FUNC_ATTR,
+    MethodType: _FUNC_ATTR,
+    property: _PROPERTY,
+}
+_PARTIALS = (functools.partial, functools.partialmethod, functools.cached_property)
+
+
+def _kind_of(cls: type) -> int:
+    """How a walk treats an object of type ``cls`` (found by ``type()``, so a proxy that
+    claims another ``__class__`` is a plain value)."""
+    if issubclass(cls, FunctionType):
+        return _FUNCTION
+    if issubclass(cls, type):
+        return _CLASS
+    if issubclass(cls, (staticmethod, classmethod, MethodType)):
+        return _FUNC_ATTR
+    if issubclass(cls, property):
+        return _PROPERTY
+    if issubclass(cls, _PARTIALS):
+        return _PARTIAL
+    if cls.__module__ == "functools":  # lru_cache, singledispatch: when callable
+        return _FUNCTOOLS
+    return _LEAF
+
+
 class Generation:
     """The functions and classes the modules of one generation (old or fresh) define,
     found by walking from their namespaces, keyed by the path they were reached by."""
@@ -39,66 +75,84 @@ class Generation:
         self.names = {id(m.__dict__): name for name, m in modules.items()}
         self.functions: dict[tuple[str, ...], FunctionType] = {}
         self.classes: dict[tuple[str, str], type] = {}
-        self._seen: set[int] = set()
+        seen: set[int] = set()
+        # The kind of each type met in this walk (dropped with it: never keeps a class alive).
+        kinds = dict(_KNOWN_KINDS)
         for name, module in modules.items():
-            for attr, value in list(module.__dict__.items()):
-                self._visit(value, (name, attr), name, 0)
+            self._walk(name, list(module.__dict__.items()), seen, kinds)
 
     def owner(self, function: FunctionType) -> str | None:
         return self.names.get(id(function.__globals__))
 
-    def _visit(self, obj: Any, path: tuple[str, ...], module: str, depth: int) -> None:
-        if depth > _MAX_DEPTH or id(obj) in self._seen:
-            return
-        children: list[tuple[str, Any]] = []
-        if isinstance(obj, FunctionType):
-            self._seen.add(id(obj))
-            if id(obj.__globals__) in self.names and not is_forwarder(obj):
-                self.functions.setdefault(path, obj)
-            wrapped = obj.__dict__.get("__wrapped__")
-            if wrapped is not None:
-                children.append(("__wrapped__", wrapped))
-            for name, cell in zip(obj.__code__.co_freevars, obj.__closure__ or (), strict=False):
-                try:
-                    children.append((f"<{name}>", cell.cell_contents))
-                except ValueError:  # an empty cell
-                    pass
-        elif isinstance(obj, type):
-            if obj.__module__ != module or "<locals>" in obj.__qualname__:
-                return  # another module's class (an import), or one made at run time
-            self._seen.add(id(obj))
-            self.classes.setdefault((module, obj.__qualname__), obj)
-            children.extend(obj.__dict__.items())
-        elif isinstance(obj, (staticmethod, classmethod, MethodType)):
-            children.append(("__func__", obj.__func__))
-        elif isinstance(obj, property):
-            children.extend((n, getattr(obj, n)) for n in ("fget", "fset", "fdel"))
-        elif isinstance(obj, (functools.partial, functools.partialmethod, functools.cached_property)):
-            children.append(("func", obj.func))
-        elif callable(obj) and type(obj).__module__ == "functools":  # lru_cache, singledispatch
-            try:
-                wrapped = object.__getattribute__(obj, "__dict__").get("__wrapped__")
-            except Exception:
-                wrapped = None
-            if wrapped is not None:
-                children.append(("__wrapped__", wrapped))
-        for name, child in children:
-            if child is not None:
-                self._visit(child, (*path, name), module, depth + 1)
+    def _walk(self, module: str, items: list[tuple[str, Any]], seen: set[int], kinds: dict[type, int]) -> None:
+        """Depth first from one module's namespace, in the order of its attributes; plain
+        values (most of a namespace) are never pushed."""
+        names, functions, classes = self.names, self.functions, self.classes
+        stack: list[tuple[Any, int, tuple[str, ...], int]] = []
+        children: list[tuple[str, Any]] = items
+        path: tuple[str, ...] = (module,)
+        depth = -1
+        while True:
+            if depth < _MAX_DEPTH:
+                for attr, child in reversed(children):
+                    if child is None:
+                        continue
+                    cls = type(child)
+                    kind = kinds.get(cls)
+                    if kind is None:
+                        kind = kinds[cls] = _kind_of(cls)
+                    if kind != _LEAF:
+                        stack.append((child, kind, (*path, attr), depth + 1))
+            if not stack:
+                return
+            obj, kind, path, depth = stack.pop()
+            if id(obj) in seen:
+                children = []
+                continue
+            if kind == _FUNCTION:
+                seen.add(id(obj))
+                if id(obj.__globals__) in names and not is_forwarder(obj):
+                    functions.setdefault(path, obj)
+                children = []
+                wrapped = obj.__dict__.get("__wrapped__")
+                if wrapped is not None:
+                    children.append(("__wrapped__", wrapped))
+                closure = obj.__closure__
+                if closure:
+                    for free, cell in zip(obj.__code__.co_freevars, closure, strict=False):
+                        try:
+                            children.append((f"<{free}>", cell.cell_contents))
+                        except ValueError:  # an empty cell
+                            pass
+            elif kind == _CLASS:
+                if obj.__module__ != module or "<locals>" in obj.__qualname__:
+                    children = []  # another module's class (an import), or one made at run time
+                    continue
+                seen.add(id(obj))
+                classes.setdefault((module, obj.__qualname__), obj)
+                children = list(obj.__dict__.items())
+            elif kind == _FUNC_ATTR:
+                children = [("__func__", obj.__func__)]
+            elif kind == _PROPERTY:
+                children = [(n, getattr(obj, n)) for n in ("fget", "fset", "fdel")]
+            elif kind == _PARTIAL:
+                children = [("func", obj.func)]
+            else:  # lru_cache, singledispatch
+                children = []
+                if callable(obj):
+                    try:
+                        wrapped = object.__getattribute__(obj, "__dict__").get("__wrapped__")
+                    except Exception:
+                        wrapped = None
+                    if wrapped is not None:
+                        children.append(("__wrapped__", wrapped))
 
 
 def pairs_of(old: Generation, fresh: Generation) -> list[tuple[FunctionType, FunctionType, str]]:
     """(old function, its new counterpart, module name): by the path they were found by,
     else by qualified name when it is unique on both sides."""
-    by_name: dict[tuple[str, str], list[FunctionType]] = {}
-    for function in fresh.functions.values():
-        owner = fresh.owner(function)
-        if owner is not None:
-            by_name.setdefault((owner, function.__qualname__), []).append(function)
+    by_name: dict[tuple[str, str], list[FunctionType]] | None = None  # made at the first miss
     old_names: dict[tuple[str, str], int] = {}
-    for function in old.functions.values():
-        key = (old.owner(function) or "", function.__qualname__)
-        old_names[key] = old_names.get(key, 0) + 1
     pairs: list[tuple[FunctionType, FunctionType, str]] = []
     done: set[int] = set()
     for path, function in old.functions.items():
@@ -107,6 +161,15 @@ def pairs_of(old: Generation, fresh: Generation) -> list[tuple[FunctionType, Fun
         owner = old.owner(function) or ""
         new = fresh.functions.get(path)
         if new is None or new.__qualname__ != function.__qualname__ or fresh.owner(new) != owner:
+            if by_name is None:
+                by_name = {}
+                for candidate in fresh.functions.values():
+                    candidate_owner = fresh.owner(candidate)
+                    if candidate_owner is not None:
+                        by_name.setdefault((candidate_owner, candidate.__qualname__), []).append(candidate)
+                for other in old.functions.values():
+                    key = (old.owner(other) or "", other.__qualname__)
+                    old_names[key] = old_names.get(key, 0) + 1
             candidates = by_name.get((owner, function.__qualname__), [])
             unique = len(candidates) == 1 and old_names[(owner, function.__qualname__)] == 1
             new = candidates[0] if unique and "<locals>" not in function.__qualname__ else None

@@ -53,10 +53,48 @@ _HEAP_PASS_BEFORE_GATE_MAX_BLOCKS = 600_000
 # Forwarded old function -> nothing; new function -> the old ones that call it. When the
 # new function is itself replaced by a later reload, its forwarders are pointed straight
 # at the newest one, so chains never grow and an in-between generation is not kept alive.
-_forwarders: weakref.WeakKeyDictionary[FunctionType, weakref.WeakSet[FunctionType]] = weakref.WeakKeyDictionary()
-# The same for classes: new class -> the old classes that took its attributes.
-_followers: weakref.WeakKeyDictionary[type, weakref.WeakSet[type]] = weakref.WeakKeyDictionary()
 _forwarders_lock = threading.Lock()
+
+
+class _Followed:
+    """New object -> weak references to the old objects that follow it, gone with the new one.
+
+    Keyed by ``id()`` with one keyed weak reference per new object (a ``WeakKeyDictionary``
+    made three weak references per lookup and cost more than the forwarding itself)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[weakref.KeyedRef[int, Any], list[weakref.ref[Any]]]] = {}
+
+        def forget(ref: weakref.KeyedRef[int, Any], entries: dict[int, Any] = self._entries) -> None:
+            entry = entries.get(ref.key)
+            if entry is not None and entry[0] is ref:
+                del entries[ref.key]
+
+        self._forget = forget
+
+    def follow(self, old: Any, new: Any) -> list[weakref.ref[Any]]:
+        """Record that ``old`` follows ``new``; return the refs of those that followed ``old``."""
+        entries = self._entries
+        with _forwarders_lock:
+            earlier = entries.get(id(old))
+            if earlier is not None and earlier[0]() is old:
+                del entries[id(old)]
+            else:
+                earlier = None
+            entry = entries.get(id(new))
+            if entry is None or entry[0]() is not new:
+                entries[id(new)] = (weakref.KeyedRef(new, self._forget, id(new)), [weakref.ref(old)])
+            else:
+                entry[1].append(weakref.ref(old))
+        return earlier[1] if earlier is not None else []
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+# Functions (and classes: the old classes that took a new class's attributes).
+_forwarders = _Followed()
+_followers = _Followed()
 
 # Not copied from a new class onto the old one: they describe the class itself or its
 # layout (a slot's member descriptor works only on instances of the class that made it).
@@ -125,6 +163,16 @@ def _template(kind: str, free: int) -> types.CodeType:
     return code
 
 
+@functools.lru_cache(maxsize=8192)
+def _trampoline(kind: str, free: int, name: str, qualified: str) -> types.CodeType:
+    """The trampoline code for a function of that name (shared: code objects are immutable,
+    and a function reloaded again gets the same one)."""
+    code = _template(kind, free)
+    if sys.version_info >= (3, 11):
+        return code.replace(co_name=name, co_qualname=qualified)
+    return code.replace(co_name=name)
+
+
 def _kind(code: types.CodeType) -> str:
     if code.co_flags & _CO_COROUTINE:
         return "coroutine"
@@ -135,20 +183,16 @@ def _kind(code: types.CodeType) -> str:
 
 def _forward(old: FunctionType, new: FunctionType) -> None:
     """Make ``old`` call ``new`` from now on, whoever holds it."""
-    code = _template(_kind(new.__code__), len(old.__closure__ or ()))
-    changes: dict[str, Any] = {"co_name": old.__code__.co_name}
-    if sys.version_info >= (3, 11):
-        changes["co_qualname"] = old.__qualname__
+    code = _trampoline(_kind(new.__code__), len(old.__closure__ or ()), old.__code__.co_name, old.__qualname__)
     # The target first, then the code: a thread calling ``old`` meanwhile runs either the
     # old code (which ignores an unknown keyword default) or the trampoline, never half of it.
     old.__kwdefaults__ = {**(old.__kwdefaults__ or {}), TARGET: new}
-    old.__code__ = code.replace(**changes)
+    old.__code__ = code
     old.__wrapped__ = new  # type: ignore[attr-defined]  # inspect.signature() shows the new signature
-    with _forwarders_lock:
-        earlier = _forwarders.pop(old, None)
-        _forwarders.setdefault(new, weakref.WeakSet()).add(old)
-    for older in list(earlier or ()):
-        _forward(older, new)
+    for ref in _forwarders.follow(old, new):
+        older = ref()
+        if older is not None:
+            _forward(older, new)
 
 
 # -- classes -----------------------------------------------------------------------------------
@@ -176,13 +220,12 @@ def _update_class(old: type, new: type) -> str | None:
             type.__setattr__(old, name, value)
         except (TypeError, AttributeError):
             return "C type"
-    with _forwarders_lock:
-        earlier = _followers.pop(old, None)
-        _followers.setdefault(new, weakref.WeakSet()).add(old)
-    for older in list(earlier or ()):
+    for ref in _followers.follow(old, new):
         # A class of an earlier generation that followed ``old`` takes the newest
         # attributes too, and lets go of ``old``'s (which would keep its namespace alive).
-        _update_class(older, new)
+        older = ref()
+        if older is not None:
+            _update_class(older, new)
     return None
 
 
@@ -202,6 +245,11 @@ class Following:
         self._deferred = list(deferred)  # (old, new): functions the retiring app still runs
         self._pass = pass_  # the heap pass, when it was left for after the gate
         self._collected = False
+
+    @property
+    def has_heap_pass(self) -> bool:
+        """True while the pass over the heap (instances of redefined classes) is still to run."""
+        return self._pass is not None
 
     def forward_the_retired(self) -> None:
         """The old app has retired (its last request and lifespan shutdown ran): its own
@@ -264,14 +312,21 @@ class Following:
             return result
         return dataclasses.replace(result, not_followed=report.not_followed)
 
-    def collect(self) -> None:
-        """Collect the old generation now; call it last, when the reload is reported.
+    @property
+    def wants_collection(self) -> bool:
+        """True when the old generation is best collected by one full collection.
 
         Nothing that following did keeps it alive, but its modules sit in reference
         cycles (functions and their globals), and the collector's own schedule may let
-        dozens of generations pile up first; one collection keeps memory flat.
+        dozens of generations pile up first; one collection keeps memory flat. The
+        reloader makes it a while after the reload (see ``Reloader``), not while the
+        first requests on the new code run.
         """
-        if not self._collected and (self.report.functions or self.report.classes):
+        return not self._collected and bool(self.report.functions or self.report.classes)
+
+    def collect(self) -> None:
+        """Collect the old generation now, if :attr:`wants_collection`."""
+        if self.wants_collection:
             self._collected = True
             heap.collect()
 
@@ -340,10 +395,9 @@ def _follow(
     deferred: list[tuple[FunctionType, FunctionType]] = []
     for function, new, owner in pairs:
         code = function.__code__
-        where = f"{owner}.{function.__qualname__}"
         if code.co_flags & (_CO_GENERATOR | _CO_COROUTINE | _CO_ASYNC_GENERATOR) and code != new.__code__:
             # An unfinished generator or coroutine of it would go on with code that changed.
-            generator_codes[code] = where
+            generator_codes[code] = f"{owner}.{function.__qualname__}"
         if id(function) in held:
             deferred.append((function, new))
         else:
@@ -370,8 +424,9 @@ def _follow(
             suspects.append((weakref.ref(cls), f"{where} ({reason})"))
     report = FollowReport(functions=len(pairs), classes=updated, not_followed=tuple(dict.fromkeys(not_followed)))
     following = Following(report, suspects, (moves, generator_codes) if moves or generator_codes else None, deferred)
-    if heap_pass_now is None:
-        heap_pass_now = sys.getallocatedblocks() <= _HEAP_PASS_BEFORE_GATE_MAX_BLOCKS
-    if heap_pass_now:
-        following.run_heap_pass()
+    if following.has_heap_pass:
+        if heap_pass_now is None:  # sys.getallocatedblocks() walks the allocator's pools: only when needed
+            heap_pass_now = sys.getallocatedblocks() <= _HEAP_PASS_BEFORE_GATE_MAX_BLOCKS
+        if heap_pass_now:
+            following.run_heap_pass()
     return following

@@ -24,6 +24,8 @@ __all__ = ("ImportGraph", "install_import_recorder", "parse_imports")
 
 # importer module name -> names it imported through importlib at run time.
 _RUNTIME_EDGES: dict[str, set[str]] = {}
+# The same edges the other way round: imported module name -> the modules that imported it.
+_RUNTIME_IMPORTERS: dict[str, set[str]] = {}
 _recorder_lock = threading.Lock()
 _original_import_module: Callable[..., ModuleType] | None = None
 
@@ -45,6 +47,7 @@ def install_import_recorder() -> None:
                 importer = None
             if isinstance(importer, str):
                 _RUNTIME_EDGES.setdefault(importer, set()).add(module.__name__)
+                _RUNTIME_IMPORTERS.setdefault(module.__name__, set()).add(importer)
             return module
 
         import_module.__doc__ = original.__doc__
@@ -170,7 +173,8 @@ class ImportGraph:
     def __init__(self) -> None:
         self._imports: dict[str, frozenset[str]] = {}
         self._importers: dict[str, set[str]] = {}
-        self._cache: dict[str, tuple[tuple[int, int], str | None, frozenset[str]]] = {}
+        # path -> ((mtime ns, size) or (0, 0), package, imports, the source bytes parsed)
+        self._cache: dict[str, tuple[tuple[int, int], str | None, frozenset[str], bytes]] = {}
         self.lock = threading.RLock()
 
     def __len__(self) -> int:
@@ -182,25 +186,40 @@ class ImportGraph:
     def imports_of(self, name: str) -> frozenset[str]:
         return self._imports.get(name, frozenset()) | _RUNTIME_EDGES.get(name, set())
 
-    def scan(self, name: str, module: ModuleType, path: str) -> None:
+    def scan(self, name: str, module: ModuleType, path: str, source: bytes | None = None) -> None:
+        """(Re)read the imports of ``name``, from ``source`` when given (the bytes the module
+        just ran from: an unchanged dependent costs a comparison, not a look at the file)."""
         package = _module_package(module)
-        try:
-            stat = os.stat(path)
-            key = (stat.st_mtime_ns, stat.st_size)
-        except OSError:
-            key = (0, 0)
         cached = self._cache.get(path)
-        if cached is not None and cached[0] == key and cached[1] == package:
-            names = cached[2]
+        if source is not None:
+            if cached is not None and cached[1] == package and cached[3] == source:
+                self._set(name, cached[2])
+                return
+            key = (0, 0)  # not known: a later scan without the source reads the file again
+            data: bytes | None = source
         else:
             try:
+                stat = os.stat(path)
+                key = (stat.st_mtime_ns, stat.st_size)
+            except OSError:
+                key = (0, 0)
+            if cached is not None and cached[0] == key != (0, 0) and cached[1] == package:
+                self._set(name, cached[2])
+                return
+            try:
                 with open(path, "rb") as f:
-                    names = frozenset(parse_imports(f.read(), path, package))
-            except (OSError, SyntaxError, ValueError):
-                # The file no longer matches what ran (deleted, mid-save): keep the old edges.
-                names = self._imports.get(name, frozenset())
-            else:
-                self._cache[path] = (key, package, names)
+                    data = f.read()
+            except OSError:
+                data = None
+        try:
+            if data is None:
+                raise ValueError(path)
+            names = frozenset(parse_imports(data, path, package))
+        except (SyntaxError, ValueError):
+            # The file no longer matches what ran (deleted, mid-save): keep the old edges.
+            names = self._imports.get(name, frozenset())
+        else:
+            self._cache[path] = (key, package, names, data)
         self._set(name, names)
 
     def _set(self, name: str, names: frozenset[str]) -> None:
@@ -217,9 +236,7 @@ class ImportGraph:
 
     def importers_of(self, name: str) -> set[str]:
         direct = set(self._importers.get(name, ()))
-        for importer, targets in list(_RUNTIME_EDGES.items()):
-            if name in targets:
-                direct.add(importer)
+        direct.update(_RUNTIME_IMPORTERS.get(name, ()))
         return direct
 
     def dependents(self, names: Iterable[str], among: Collection[str]) -> set[str]:

@@ -82,6 +82,12 @@ class ModuleIndex:
         #: source path -> name, for modules that say ``__reloadable__ = False``
         self.pinned_by_path: dict[str, str] = {}
         self._new: set[str] = set()
+        # sys.modules as the last full refresh left it (kept in step by the refreshes of
+        # what reloads ran): when it is still equal (same names, the very same objects),
+        # nothing was imported, removed or replaced since, and a full refresh has nothing
+        # to do. One comparison in C instead of a pass in Python over every module.
+        self._seen: dict[str, ModuleType] | None = None
+        self._lent: dict[str, ModuleType] | None = None  # _seen as lent to a transaction: never changed
         self._lock = threading.Lock()
         self._user_paths: dict[str, bool] = {}
 
@@ -110,9 +116,14 @@ class ModuleIndex:
         path = module_source(module)
         if path is None or not self.is_user_path(path):
             return 0, None
-        return (2 if getattr(module, "__reloadable__", True) is False else 1), path
+        # From the namespace: getattr() of a missing attribute builds an error message first.
+        marker = module.__dict__.get("__reloadable__", True)
+        return (2 if marker is False else 1), path
 
     def is_user_module(self, name: str, module: object) -> bool:
+        cached = self._verdicts.get(name)
+        if cached is not None and cached[0] is module:
+            return cached[1] == 1
         return self._classify(name, module)[0] == 1
 
     def _forget(self, name: str, verdict: int, path: str | None) -> None:
@@ -134,6 +145,13 @@ class ModuleIndex:
         with self._lock:
             verdicts = self._verdicts
             modules = sys.modules
+            snapshot: dict[str, ModuleType] | None = None
+            if names is None and self._seen is not None:
+                try:
+                    if modules == self._seen:
+                        return
+                except Exception:  # an entry of sys.modules with an odd __eq__: look at them all
+                    pass
             if names is not None:
                 names = list(names)  # read twice below: a generator would be empty the second time
                 for name in names:
@@ -141,9 +159,13 @@ class ModuleIndex:
                         _, verdict, path = verdicts.pop(name)
                         self._forget(name, verdict, path)
                         self._new.discard(name)
-                items = [(n, m) for n in names if (m := modules.get(n)) is not None]
+                items: list[tuple[str, ModuleType]] = [(n, m) for n in names if (m := modules.get(n)) is not None]
             else:
-                items = list(modules.items())
+                # The copy first, then the pass over it: what another thread imports meanwhile
+                # is not in the copy, so the next refresh sees it (a copy taken after the pass
+                # would have it without a verdict, and every later refresh would skip it).
+                snapshot = dict(modules)
+                items = list(snapshot.items())
             for name, module in items:
                 cached = verdicts.get(name)
                 if cached is not None:
@@ -166,11 +188,41 @@ class ModuleIndex:
                     self._new.add(name)
                 elif verdict == 2:
                     self.pinned_by_path[path or ""] = name
-            if names is None and len(verdicts) != len(modules):
-                for name in verdicts.keys() - modules.keys():
-                    _, verdict, path = verdicts.pop(name)
-                    self._forget(name, verdict, path)
-                    self._new.discard(name)
+            if snapshot is not None:
+                if len(verdicts) != len(snapshot):
+                    for name in verdicts.keys() - snapshot.keys():
+                        _, verdict, path = verdicts.pop(name)
+                        self._forget(name, verdict, path)
+                        self._new.discard(name)
+                self._seen = snapshot
+            elif self._seen is not None:
+                seen = self._seen
+                if seen is self._lent:  # a transaction still reads it: change a copy
+                    seen = self._seen = dict(seen)
+                assert names is not None
+                for name in names:
+                    seen.pop(name, None)
+                seen.update(items)  # the very objects that got a verdict, not what stands there now
+
+    def lend_snapshot(self) -> dict[str, ModuleType]:
+        """A dict equal to :data:`sys.modules` now, which the caller keeps unchanged until it
+        calls :meth:`give_back`: the index's own copy when it is up to date (a transaction
+        of a 2,000-module app then copies no dict of 2,000 entries), else a new one."""
+        with self._lock:
+            seen = self._seen
+            if seen is not None and self._lent is None:
+                try:
+                    if sys.modules == seen:
+                        self._lent = seen
+                        return seen
+                except Exception:  # an entry with an odd __eq__
+                    pass
+        return dict(sys.modules)
+
+    def give_back(self, snapshot: dict[str, ModuleType]) -> None:
+        with self._lock:
+            if self._lent is snapshot:
+                self._lent = None
 
     def take_new(self) -> set[str]:
         """User modules added or re-run since the last call (their imports need scanning)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import sys
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from types import ModuleType
 
 from ..core.config import TEMPLATE_PATTERNS, Config
@@ -49,9 +49,12 @@ class Planner:
                 return alias, main
         return None
 
-    def update_graph(self, names: Iterable[str] | None = None) -> None:
+    def update_graph(
+        self, names: Iterable[str] | None = None, sources: Mapping[str, tuple[str, bytes]] | None = None
+    ) -> None:
         """Scan the imports of user modules that are new or were re-run since the last call,
-        and of any user module the graph does not know yet."""
+        and of any user module the graph does not know yet. ``sources``: the (path, source
+        bytes) that a reload ran modules from, by name."""
         index = self.index
         if names is None:
             index.refresh()
@@ -68,7 +71,8 @@ class Planner:
             for name, module in todo:
                 path = module_source(module) if module is not None else None
                 if module is not None and path is not None:
-                    self.graph.scan(name, module, path)
+                    ran = sources.get(name) if sources else None
+                    self.graph.scan(name, module, path, ran[1] if ran is not None and ran[0] == path else None)
 
     # -- planning ----------------------------------------------------------------------
     def plan(self, paths: Iterable[str], *, full: bool = False) -> tuple[list[str], list[str], bool]:

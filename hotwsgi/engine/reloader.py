@@ -8,6 +8,7 @@ protocol that each middleware implements.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
 import sys
@@ -37,6 +38,13 @@ logger = logging.getLogger(__name__)
 
 #: How long after start-up the worker waits before it builds the import graph.
 GRAPH_DELAY_S = 1.0
+#: The old generation of a reload is collected (one full garbage collection, which holds
+#: the GIL for some 10 ms per 50,000 live objects) this long after the reload, by the
+#: worker thread, so that it does not stall the first requests on the new code; and at
+#: the start of a reload if COLLECT_PENDING_MAX generations are waiting by then (before it
+#: plans: uncollected, the old generation's objects would be walked by following again).
+COLLECT_DELAY_S = 1.0
+COLLECT_PENDING_MAX = 1
 
 
 class Reloader:
@@ -79,6 +87,8 @@ class Reloader:
         self._pending_full = False
         self._retry: set[str] = set()
         self._retry_full = False
+        self._collect_at: float | None = None  # when the worker collects the old generations
+        self._uncollected = 0  # reloads whose old generation waits for that collection
         self._stopped = threading.Event()
         self._worker: threading.Thread | None = None
         self._watcher: Watcher | None = None
@@ -210,11 +220,20 @@ class Reloader:
                     and not self._pending_full
                     and not self._stopped.is_set()
                 ):
-                    self._queue.wait()
+                    if self._collect_at is None:
+                        self._queue.wait()
+                    elif (remaining := self._collect_at - time.monotonic()) > 0:
+                        self._queue.wait(remaining)
+                    else:
+                        break
                 if self._stopped.is_set():
                     return
                 paths, full, saved = self._pending, self._pending_full, self._pending_saved
                 self._pending, self._pending_full, self._pending_saved = set(), False, set()
+            if not paths and not full and not saved:
+                with self._lock:  # not while a reload called from another thread runs
+                    self._collect(force=False)
+                continue
             paths |= {p for p in saved if not self._unchanged(p)}
             if not paths and not full:
                 continue
@@ -234,6 +253,8 @@ class Reloader:
     def run(self, paths: Iterable[str] = (), *, full: bool = False) -> ReloadResult | None:
         """Run one reload now, in this thread. Returns None when nothing needed re-running."""
         with self._lock:
+            if self._uncollected >= COLLECT_PENDING_MAX:
+                self._collect(force=True)  # a reload within COLLECT_DELAY_S of the last one
             paths = set(paths) | self._retry
             full = full or self._retry_full
             started = time.perf_counter()
@@ -283,6 +304,23 @@ class Reloader:
             else:
                 self._restart(f"re-running every user module failed too ({result.error})", changes)
             return result
+
+    def _collect_later(self) -> None:
+        with self._queue:
+            self._uncollected += 1
+            self._collect_at = time.monotonic() + COLLECT_DELAY_S
+            self._queue.notify()
+
+    def _collect(self, *, force: bool) -> None:
+        """The full collection that frees the old generations, if one is due (or waiting, with ``force``)."""
+        with self._queue:
+            due = self._collect_at
+            if due is None or (not force and time.monotonic() < due):
+                return
+            self._collect_at, self._uncollected = None, 0
+        from . import heap  # not at start-up: see _work
+
+        heap.collect()
 
     def _finish(self, tx: Transaction) -> Any:
         """Inside the transaction, after the modules ran: the new app, ready to serve."""
@@ -347,45 +385,54 @@ class Reloader:
             claims=claims,
             integrations=self.integrations,
         )
-        outcome = self._imports.run(
-            functools.partial(tx.run, order, self._finish),
-            self.config.reload_timeout,
-            on_timeout=tx.abandon,
-        )
-        if outcome.error is not None or outcome.timed_out:
-            self.host.resume()
-            if outcome.timed_out:
-                running = tx.running_module() or "the import"
-                assert outcome.thread is not None
-                self._stuck = (outcome.thread, running)
-                summary = (
-                    f"re-running {running} did not finish within reload_timeout={self.config.reload_timeout}s; "
-                    f"gave up, the old app keeps serving"
-                )
-                text = ""
-            else:
-                assert outcome.error is not None
-                summary, text = format_user_error(outcome.error)
-            self._retry = set(changes)
-            self._retry_full = full
-            return self._failed(changes, order, started, summary, text), outcome.error
-        old_modules, following = dict(tx.old), None  # commit() lets go of tx.old
+        # No automatic collections while hundreds of modules run and follow: each would walk
+        # a heap that the one full collection after the reload walks anyway.
+        paused = _pause_automatic_gc()
         try:
-            old_app = self.host.swap(outcome.value)
-            self.generation += 1
-            tx.commit()
-            if self.config.follow:  # before the gate opens: held requests see followed objects
-                from .follow import follow  # see _work
+            outcome = self._imports.run(
+                functools.partial(tx.run, order, self._finish),
+                self.config.reload_timeout,
+                on_timeout=tx.abandon,
+            )
+            if outcome.error is not None or outcome.timed_out:
+                self.host.resume()
+                if outcome.timed_out:
+                    running = tx.running_module() or "the import"
+                    assert outcome.thread is not None
+                    self._stuck = (outcome.thread, running)
+                    summary = (
+                        f"re-running {running} did not finish within reload_timeout={self.config.reload_timeout}s; "
+                        f"gave up, the old app keeps serving"
+                    )
+                    text = ""
+                else:
+                    assert outcome.error is not None
+                    summary, text = format_user_error(outcome.error)
+                self._retry = set(changes)
+                self._retry_full = full
+                return self._failed(changes, order, started, summary, text), outcome.error
+            old_modules, following = dict(tx.old), None  # commit() lets go of tx.old
+            sources = tx.sources  # and of these
+            try:
+                old_app = self.host.swap(outcome.value)
+                self.generation += 1
+                tx.commit()
+                if self.config.follow:  # before the gate opens: held requests see followed objects
+                    from .follow import follow  # see _work
 
-                following = follow(old_modules, tx.fresh, is_user=self.index.is_user_module, retiring=old_app)
-            # Before the gate opens too: a request served by the new app must not carry
-            # the error header of the failure this reload mended.
-            self._notify("on_swap", self.generation)
+                    following = follow(old_modules, tx.fresh, is_user=self.index.is_user_module, retiring=old_app)
+                # Before the gate opens too: a request served by the new app must not carry
+                # the error header of the failure this reload mended.
+                self._notify("on_swap", self.generation)
+            finally:
+                self.host.resume()
+            del old_modules
+            rerun = tuple(tx.fresh) or tuple(order)
+            self.planner.update_graph(tx.plan | tx.loaded, sources)
+            del sources
         finally:
-            self.host.resume()
-        del old_modules
-        rerun = tuple(tx.fresh) or tuple(order)
-        self.planner.update_graph(tx.plan | tx.loaded)
+            if paused and not gc.isenabled():
+                gc.enable()
         self._retry = set()
         self._retry_full = False
         result = ReloadResult(
@@ -417,8 +464,9 @@ class Reloader:
             ", ".join(rerun),
             not_followed_clause(result.not_followed),
         )
-        if following is not None:
-            following.collect()  # the old generation goes now, not whenever the collector gets to it
+        if following is not None and following.wants_collection:
+            # The old generation goes soon, not whenever the collector gets to it.
+            self._collect_later()
         return result, None
 
 
@@ -443,3 +491,11 @@ def _restart_after_fork() -> None:
 
 def _nothing() -> None:
     pass
+
+
+def _pause_automatic_gc() -> bool:
+    """Turn the automatic garbage collector off; True if it was on (the caller turns it back on)."""
+    if not gc.isenabled():
+        return False
+    gc.disable()
+    return True

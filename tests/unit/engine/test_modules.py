@@ -279,3 +279,44 @@ def test_a_module_imported_then_removed_between_refreshes_is_not_handed_out(
     del sys.modules[a.__name__]
     index.refresh()
     assert set() == index.take_new()
+
+
+def test_a_module_replaced_under_the_same_name_is_seen_by_the_next_full_refresh(
+    project: Project, index: ModuleIndex
+) -> None:
+    """A full refresh skips its pass only while sys.modules holds the very same objects."""
+    views = load(project, "views", "X = 1\n")
+    other = load(project, "other", "Y = 1\n")
+    index.refresh()
+    index.take_new()
+    index.refresh([views.__name__])  # what a reload's own refresh does
+    index.refresh()
+    assert set() == index.take_new()
+
+    del sys.modules[other.__name__]
+    project.write("other.py", "Y = 2\n")
+    replaced = importlib.import_module(other.__name__)  # same names, same count: another object
+    index.refresh()
+    assert replaced is index.user[other.__name__]
+    assert {other.__name__} == index.take_new()
+
+
+def test_a_module_imported_while_a_full_refresh_runs_is_found_by_the_next_one(
+    project: Project, index: ModuleIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another thread imports while the index looks (a request importing a URLconf and its
+    views while the reloader builds the graph): the next refresh must not skip that module."""
+    new = load(project, "new")
+    project.write("late.py", "")
+    late = f"{project.pkg}.late"
+    classify = index._classify
+
+    def classify_then_import(name: str, module: object) -> tuple[int, str | None]:
+        if name == new.__name__:
+            importlib.import_module(late)  # lands in sys.modules in the middle of the pass
+        return classify(name, module)
+
+    monkeypatch.setattr(index, "_classify", classify_then_import)
+    index.refresh()
+    index.refresh()
+    assert late in index.user
