@@ -421,13 +421,21 @@ class Reloader:
                     from .follow import follow  # see _work
 
                     following = follow(old_modules, tx.fresh, is_user=self.index.is_user_module, retiring=old_app)
-                # Before the gate opens too: a request served by the new app must not carry
-                # the error header of the failure this reload mended.
+                rerun = tuple(tx.fresh) or tuple(order)
+                # Before the gate opens too: a request that sees the new generation reads this
+                # reload in last_reload, and one served by the new app must not carry the
+                # error header of the failure this reload mended.
+                result = self.last_reload = ReloadResult(
+                    ok=True,
+                    generation=self.generation,
+                    changes=changes,
+                    modules=rerun,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                )
                 self._notify("on_swap", self.generation)
             finally:
                 self.host.resume()
             del old_modules
-            rerun = tuple(tx.fresh) or tuple(order)
             self.planner.update_graph(tx.plan | tx.loaded, sources)
             del sources
         finally:
@@ -435,14 +443,6 @@ class Reloader:
                 gc.enable()
         self._retry = set()
         self._retry_full = False
-        result = ReloadResult(
-            ok=True,
-            generation=self.generation,
-            changes=changes,
-            modules=rerun,
-            duration_ms=(time.perf_counter() - started) * 1000,
-        )
-        self.last_reload = result
         del tx, outcome
         try:
             self.host.retire(old_app, following.forward_the_retired if following is not None else _nothing)
