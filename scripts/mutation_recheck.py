@@ -40,7 +40,8 @@ def main() -> int:
     assert match, f"no test-command in .mutation/{name}.toml"
     command = shlex.split(match.group(1))
     if tests:
-        command = [*command[: command.index("-p") + 2], *tests]
+        first = next(i for i, arg in enumerate(command) if arg.startswith("tests"))
+        command = [*command[:first], *tests]
     killed = 0
     mutants = survivors(WORK / f"{name}.sqlite")
     for mutation in mutants:

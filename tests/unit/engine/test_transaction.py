@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import sys
 import textwrap
+import threading
 import weakref
 from pathlib import Path
 
 from tests.helpers.inprocess import Project, call
+from tests.helpers.util import hotwsgi_threads, wait_for
 
 WEB = textwrap.dedent(
     """
@@ -375,3 +378,116 @@ def test_a_changed_source_is_always_compiled_even_with_the_same_mtime_and_size(p
         result = mw.reload([path])
         assert result is not None and result.ok, result
         assert call(mw)[1] == expected
+
+
+def test_a_module_first_imported_by_a_reload_is_reported_as_re_run(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    project.write("extra.py", "WORD = 'new module'\n")
+    project.write("views.py", "from .extra import WORD\ndef index():\n    return WORD\n")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and result.ok, result and result.error
+    # It ran from its source, as part of the reload: the result names it with the rest.
+    assert set(result.modules) == project.names(["extra", "views", "web"])
+
+
+def test_a_library_first_imported_by_a_reload_is_not_reported_as_re_run(project: Project, tmp_path: Path) -> None:
+    site = tmp_path / "env" / "site-packages"
+    site.mkdir(parents=True)
+    library = f"lib_{project.pkg}"
+    (site / f"{library}.py").write_text("WORD = 'from a library'\n")
+    sys.path.insert(0, str(site))
+    try:
+        project.write("views.py", "def index():\n    return 'v1'\n")
+        project.write("web.py", WEB)
+        mw = project.middleware()
+        project.write("views.py", f"from {library} import WORD\ndef index():\n    return WORD\n")
+        result = mw.reload([project.path("views.py")])
+        assert result is not None and result.ok, result and result.error
+        assert call(mw)[1] == "from a library"
+        # A library is imported the normal way, never re-run as user code.
+        assert set(result.modules) == project.names(["views", "web"])
+    finally:
+        sys.path.remove(str(site))
+        sys.modules.pop(library, None)
+
+
+def test_an_import_that_hangs_is_named_innermost_first(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware(reload_timeout=0.5)
+    project.write("slow.py", "import threading\nthreading.Event().wait(2)\n")
+    project.write("views.py", "from . import slow\ndef index():\n    return 'v2'\n")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and not result.ok
+    # views is running too, but the module that hangs is the one it imports.
+    assert f"re-running {project.pkg}.slow did not finish within reload_timeout=0.5s" in (result.error or "")
+    assert call(mw)[1] == "v1"
+    wait_for(lambda: "hotwsgi-import-abandoned" not in hotwsgi_threads(), timeout=10, what="the stuck thread")
+
+
+def test_a_failed_reload_takes_back_the_modules_it_imported(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    before = dict(sys.modules)
+    project.write("extra.py", "WORD = 'new module'\n")
+    project.write("views.py", "from .extra import WORD\nraise RuntimeError('broken after importing extra')\n")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and not result.ok
+    assert sys.modules.keys() == before.keys()
+    assert call(mw)[1] == "v1"
+
+
+def test_a_failed_reload_leaves_what_the_serving_thread_imported_meanwhile(project: Project, tmp_path: Path) -> None:
+    # The same as above from the test's own (main) thread, while the reload runs on its own.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    name, sync = f"codec_{project.pkg}", f"sync_{project.pkg}"
+    (elsewhere / f"{name}.py").write_text("LOADED = True\n")
+    (elsewhere / f"{sync}.py").write_text(
+        "import threading\nstarted = threading.Event()\nimported = threading.Event()\n"
+    )
+    sys.path.insert(0, str(elsewhere))
+    try:
+        events = importlib.import_module(sync)
+        project.write("views.py", "def index():\n    return 'v1'\n")
+        project.write("web.py", WEB)
+        mw = project.middleware()
+        project.write(
+            "views.py",
+            f"import {sync}\n{sync}.started.set()\n{sync}.imported.wait(10)\nraise RuntimeError('broken')\n",
+        )
+        results = []
+        reload = threading.Thread(target=lambda: results.append(mw.reload([project.path("views.py")])))
+        reload.start()
+        assert events.started.wait(10)
+        importlib.import_module(name)
+        events.imported.set()
+        reload.join(10)
+        assert results and results[0] is not None and not results[0].ok
+        assert name in sys.modules and sys.modules[name].LOADED
+        assert call(mw) == ("200 OK", "v1")
+    finally:
+        sys.path.remove(str(elsewhere))
+        sys.modules.pop(name, None)
+        sys.modules.pop(sync, None)
+
+
+def test_a_re_run_package_has_the_names_of_a_first_import(project: Project) -> None:
+    project.write("sub/__init__.py", "LABEL = 'one'\n")
+    project.write("sub/leaf.py", "def word():\n    return 'leaf'\n")
+    project.write("web.py", WEB.replace("from .views import index", "from .sub.leaf import word as index"))
+    mw = project.middleware()
+    names = set(vars(project.module("sub")))
+    # A blocked import (None in sys.modules) is no submodule.
+    sys.modules[f"{project.pkg}.sub.blocked"] = None  # type: ignore[assignment]
+    try:
+        project.write("sub/__init__.py", "LABEL = 'two'\n")
+        result = mw.reload([project.path("sub/__init__.py")])
+        assert result is not None and result.ok, result.error
+        assert set(vars(project.module("sub"))) == names
+        assert project.module("sub").LABEL == "two"
+    finally:
+        del sys.modules[f"{project.pkg}.sub.blocked"]
