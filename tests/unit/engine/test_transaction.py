@@ -491,3 +491,19 @@ def test_a_re_run_package_has_the_names_of_a_first_import(project: Project) -> N
         assert project.module("sub").LABEL == "two"
     finally:
         del sys.modules[f"{project.pkg}.sub.blocked"]
+
+
+def test_a_deleted_package_that_nothing_imports_any_more(project: Project) -> None:
+    project.write("sub/__init__.py", "")
+    project.write("sub/leaf.py", "def word():\n    return 'leaf'\n")
+    project.write("web.py", WEB.replace("from .views import index", "from .sub.leaf import word as index"))
+    mw = project.middleware()
+    assert call(mw)[1] == "leaf"
+    project.write("views.py", "def index():\n    return 'without sub'\n")
+    project.write("web.py", WEB)
+    for name in ("sub/leaf.py", "sub/__init__.py"):
+        os.unlink(project.path(name))
+    os.rmdir(project.path("sub"))
+    result = mw.reload([project.path(name) for name in ("web.py", "sub/leaf.py", "sub/__init__.py")])
+    assert result is not None and result.ok, result.error
+    assert call(mw)[1] == "without sub"
