@@ -71,9 +71,15 @@ TESTS[socket]="tests/unit/serving/test_restart.py
     tests/integration/flup/test_flup.py::test_a_process_restart_keeps_the_socket
     tests/integration/asgi/test_servers.py::test_process_restart_keeps_the_socket"
 FILE[watch]=hotwsgi/engine/watch.py
-TESTS[watch]="tests/unit/engine/test_watch.py tests/unit/adapters/test_middleware.py tests/integration/test_bad_input.py"
+TESTS[watch]="tests/unit/engine/test_watch.py
+    tests/unit/adapters/test_middleware.py::test_watcher_picks_up_an_editor_save
+    tests/integration/werkzeug/test_watching.py::test_reload_poll_serves_saves_without_file_events
+    tests/integration/werkzeug/test_watching.py::test_an_exhausted_inotify_watch_limit_falls_back_to_polling
+    tests/integration/werkzeug/test_watching.py::test_a_git_checkout_of_100_files_makes_one_reload
+    tests/integration/werkzeug/test_watching.py::test_vim_writing_in_place_is_one_change
+    tests/integration/test_bad_input.py"
 FOLLOW_TESTS="tests/unit/engine/test_follow.py tests/integration/werkzeug/test_follow.py
-    tests/integration/asgi/test_follow.py tests/unit/engine/test_transaction.py"
+    tests/integration/asgi/test_follow.py"
 FILE[follow]=hotwsgi/engine/follow.py
 TESTS[follow]="$FOLLOW_TESTS"
 FILE[counterparts]=hotwsgi/engine/counterparts.py

@@ -8,6 +8,7 @@ import os
 import sys
 import textwrap
 import threading
+import time
 import weakref
 from pathlib import Path
 
@@ -507,3 +508,18 @@ def test_a_deleted_package_that_nothing_imports_any_more(project: Project) -> No
     result = mw.reload([project.path(name) for name in ("web.py", "sub/leaf.py", "sub/__init__.py")])
     assert result is not None and result.ok, result.error
     assert call(mw)[1] == "without sub"
+
+
+def test_an_event_without_new_bytes_re_runs_nothing(project: Project) -> None:
+    # vim sets a file's mode after writing it: a second event of the same save.
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware(watch=[project.root])
+    project.write("views.py", "def index():\n    return 'v2'\n")
+    wait_for(lambda: call(mw)[1] == "v2", what="the watcher to reload views.py")
+    assert mw.generation == 1
+    os.chmod(project.path("views.py"), 0o600)
+    time.sleep(0.5)  # the chmod's event on its own, not in one batch with the next save
+    project.write("views.py", "def index():\n    return 'v3'\n")
+    wait_for(lambda: call(mw)[1] == "v3", what="the next save")
+    assert mw.generation == 2, mw.last_reload
