@@ -52,7 +52,8 @@ FILE[agate]=hotwsgi/adapters/agate.py
 TESTS[agate]="tests/unit/adapters/test_agate.py tests/unit/adapters/test_aconn.py tests/unit/adapters/test_asgi.py"
 FILE[transaction]=hotwsgi/engine/transaction.py
 TESTS[transaction]="tests/unit/adapters/test_middleware.py tests/unit/core/test_hooks.py
-    tests/unit/engine/test_transaction.py tests/unit/engine/test_faults.py"
+    tests/unit/engine/test_transaction.py tests/unit/integrations/test_bottle.py tests/unit/engine/test_faults.py
+    tests/integration/werkzeug/test_serve.py::test_the_hooks_of_an_app_in_main_are_replaced_not_piled_up"
 FILE[restart]=hotwsgi/serving/restart.py
 TESTS[restart]="tests/unit/serving/test_restart.py
     tests/integration/test_escalation.py::test_pinned_module_change_restarts_keeping_the_socket

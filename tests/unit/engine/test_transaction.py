@@ -12,6 +12,8 @@ import time
 import weakref
 from pathlib import Path
 
+import pytest
+
 from tests.helpers.inprocess import Project, call
 from tests.helpers.util import hotwsgi_threads, wait_for
 
@@ -415,16 +417,21 @@ def test_a_library_first_imported_by_a_reload_is_not_reported_as_re_run(project:
 
 
 def test_an_import_that_hangs_is_named_innermost_first(project: Project) -> None:
-    project.write("views.py", "def index():\n    return 'v1'\n")
-    project.write("web.py", WEB)
+    lazy = "def index(path):\n    if path == '/lazy':\n        from . import lazy\n    return 'v1'\n"
+    project.write("views.py", lazy)
+    project.write("web.py", WEB.replace("index()", "index(environ['PATH_INFO'])"))
     mw = project.middleware(reload_timeout=0.5)
     project.write("slow.py", "import threading\nthreading.Event().wait(2)\n")
-    project.write("views.py", "from . import slow\ndef index():\n    return 'v2'\n")
+    project.write("views.py", "from . import slow\ndef index(path):\n    return 'v2'\n")
     result = mw.reload([project.path("views.py")])
     assert result is not None and not result.ok
     # views is running too, but the module that hangs is the one it imports.
     assert f"re-running {project.pkg}.slow did not finish within reload_timeout=0.5s" in (result.error or "")
     assert call(mw)[1] == "v1"
+    # While the given-up import still hangs, the old app imports as it always did: an error raises.
+    project.write("lazy.py", "raise RuntimeError('lazy is broken')\n")
+    with pytest.raises(RuntimeError, match="lazy is broken"):
+        call(mw, "/lazy")
     wait_for(lambda: "hotwsgi-import-abandoned" not in hotwsgi_threads(), timeout=10, what="the stuck thread")
 
 
