@@ -57,6 +57,10 @@ if not restart.was_restarted():
         sys.stdout.flush()
         sys.stdout = open(os.devnull, "w")
         sys.stdout.close()  # the app closed it: flushing it fails, the restart must not
+        reader, writer = os.pipe()
+        os.close(reader)
+        sys.stderr = open(writer, "w")
+        sys.stderr.write("unflushed")  # and stderr is a pipe nobody reads any more
     elif scenario == "exec-fails":
         sys.executable = os.path.join(os.path.dirname(os.path.abspath(__file__)), "no-such-python")
     restart.exec_self(os.environ.get("REASON", "views.py changed"))
@@ -162,7 +166,7 @@ def test_a_socket_closed_before_the_restart_is_not_handed_on(tmp_path: Path) -> 
     assert None is values["inherited_port"]
 
 
-def test_a_closed_stdout_does_not_stop_the_restart(tmp_path: Path) -> None:
+def test_a_closed_stdout_or_a_broken_pipe_does_not_stop_the_restart(tmp_path: Path) -> None:
     child = run_child(tmp_path, "closed-stdout")
     values = report(child)
     assert first_pid(child) == values["pid"]
