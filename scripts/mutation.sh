@@ -56,6 +56,7 @@ TESTS[transaction]="tests/unit/adapters/test_middleware.py tests/unit/core/test_
     tests/integration/werkzeug/test_serve.py::test_the_hooks_of_an_app_in_main_are_replaced_not_piled_up"
 FILE[restart]=hotwsgi/serving/restart.py
 TESTS[restart]="tests/unit/serving/test_restart.py
+    tests/integration/werkzeug/test_serve.py::test_ctrl_c_stops_cleanly
     tests/integration/test_escalation.py::test_pinned_module_change_restarts_keeping_the_socket
     tests/integration/test_escalation.py::test_broken_code_after_a_restart_waits_for_the_fix
     tests/integration/test_escalation.py::test_a_restart_waits_for_the_server_to_finish_writing_a_response
