@@ -226,6 +226,20 @@ def test_import_cycles_reload(project: Project) -> None:
     assert call(mw)[1] == "a1b2"
 
 
+def test_an_import_cycle_re_runs_every_importer_not_only_the_ones_the_app_reaches(project: Project) -> None:
+    project.write("a.py", "from . import b\nNAME = 'a1'\ndef both():\n    return NAME + b.NAME\n")
+    project.write("b.py", f"import {project.pkg}.a\nNAME = 'b1'\n")
+    project.write("jobs.py", "from .b import NAME\n")  # imported at start, not by the app
+    project.write("web.py", WEB.replace("from .views import index", "from .a import both as index"))
+    importlib.import_module(f"{project.pkg}.jobs")
+    mw = project.middleware()
+    project.write("b.py", f"import {project.pkg}.a\nNAME = 'b2'\n")
+    result = mw.reload([project.path("b.py")])
+    assert result is not None and result.ok, result.error
+    assert set(result.modules) == project.names(["a", "b", "jobs", "web"])
+    assert project.module("jobs").NAME == "b2"
+
+
 def test_imports_inside_functions_and_importlib_are_followed(project: Project) -> None:
     project.write("lazy.py", "WORD = 'lazy1'\n")
     project.write("plugin.py", "WORD = 'plugin1'\n")
