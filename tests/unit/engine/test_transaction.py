@@ -544,3 +544,23 @@ def test_an_event_without_new_bytes_re_runs_nothing(project: Project) -> None:
     project.write("views.py", "def index():\n    return 'v3'\n")
     wait_for(lambda: call(mw)[1] == "v3", what="the next save")
     assert mw.generation == 2, mw.last_reload
+
+
+def test_in_an_import_cycle_each_module_sees_the_other_fresh(project: Project) -> None:
+    # b re-runs first (a imports it) and imports a: it must get the fresh a, not the old one.
+    project.write("a.py", "from . import b\nNAME = 'a1'\ndef both():\n    return NAME + b.NAME + b.a_name()\n")
+    project.write("b.py", "from . import a\nNAME = 'b1'\ndef a_name():\n    return a.NAME\n")
+    project.write("web.py", WEB.replace("from .views import index", "from .a import both as index"))
+    mw = project.middleware(follow=False)
+    assert call(mw)[1] == "a1b1a1"
+    project.write("a.py", "from . import b\nNAME = 'a2'\ndef both():\n    return NAME + b.NAME + b.a_name()\n")
+    result = mw.reload([project.path("a.py")])
+    assert result is not None and result.ok, result.error
+    assert call(mw)[1] == "a2b1a2"
+    # A failed reload puts the package's attributes back as they were.
+    package, a = project.module(), project.module("a")
+    project.write("a.py", "from . import b\nraise RuntimeError('broken')\n")
+    result = mw.reload([project.path("a.py")])
+    assert result is not None and not result.ok
+    assert package.a is a and package.b is project.module("b")
+    assert call(mw)[1] == "a2b1a2"
