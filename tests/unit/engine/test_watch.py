@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 from hotwsgi.core.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
@@ -28,6 +29,7 @@ def test_default_filter(tmp_path: Path) -> None:
         "pkg/__pycache__/views.cpython-311.pyc",
         ".git/HEAD",
         ".venv/lib/x.py",
+        "pkg/.cache/x.py",
         ".hidden.py",
         "node_modules/lib/index.js",
         "lib/site-packages/x.py",
@@ -141,5 +143,44 @@ def test_polling_sees_a_save_right_after_start_and_two_saves_in_one_second(tmp_p
             count = len(batches)
             wait_for(lambda count=count: len(batches) > count, timeout=5, what=f"save {version} to be polled")
         assert all(b == {str(root / "a.py")} for b in batches), batches
+    finally:
+        watcher.stop()
+
+
+def test_polling_reports_only_what_changed(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path.resolve()
+    write_file(root / "a.py", "x = 1\n")
+    write_file(root / "b.py", "x = 1\n")
+    monkeypatch.setenv("WATCHFILES_POLL_DELAY_MS", "50")  # scans every 50 ms
+    batches: list[set[str]] = []
+    watcher = Watcher([str(root)], _filter(root), batches.append, poll=True)
+    try:
+        time.sleep(0.3)  # a few scans with nothing changed
+        write_file(root / "a.py", "x = 2\n")
+        wait_for(lambda: batches, what="the polled save")
+        time.sleep(0.3)
+        assert batches == [{str(root / "a.py")}]
+    finally:
+        watcher.stop()
+
+
+def test_a_git_lock_above_the_watched_folder_holds_the_changes(tmp_path: Path) -> None:
+    # The repository lies above the watched folder: no event tells when git takes or
+    # lets go of its lock, the lock file itself does.
+    repo = tmp_path.resolve()
+    (repo / ".git").mkdir()
+    root = repo / "app"
+    write_file(root / "a.py", "x = 1\n")
+    batches: list[set[str]] = []
+    watcher = Watcher([str(root)], _filter(root), batches.append)
+    try:
+        (repo / ".git" / "index.lock").write_text("")
+        write_file(root / "a.py", "x = 2\n")
+        write_file(root / "b.py", "x = 2\n")
+        time.sleep(0.5)
+        assert batches == []  # git is still writing the work tree
+        os.unlink(repo / ".git" / "index.lock")
+        wait_for(lambda: batches, what="the changes once git let go of its lock")
+        assert batches == [{str(root / "a.py"), str(root / "b.py")}]
     finally:
         watcher.stop()
