@@ -74,6 +74,17 @@ def test_every_reload_hands_over_its_own_fresh_app(project: Project) -> None:
         result = mw.reload([project.path("views.py")])
         assert result is not None and result.ok, result.error
         assert call(mw) == ("200 OK", word)
+    # A reload that fails after web handed its app over: that app is never served.
+    web = project.path("web.py").read_text()
+    project.write("views.py", "def index():\n    return 'failed'\n")
+    project.write("web.py", web + "raise RuntimeError('broken after the hand-over')\n")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and not result.ok
+    project.write("views.py", "def index():\n    return 'v5'\n")
+    project.write("web.py", web)
+    result = mw.reload([project.path("views.py"), project.path("web.py")])
+    assert result is not None and result.ok, result.error
+    assert call(mw) == ("200 OK", "v5")
 
 
 def test_factory_in_the_import_string_and_as_a_flag(project: Project) -> None:

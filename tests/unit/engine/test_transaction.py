@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+import py_compile
+import subprocess
 import sys
 import textwrap
 import threading
@@ -282,6 +284,29 @@ def test_same_second_same_size_edit_is_not_served_from_stale_bytecode(project: P
     assert call(mw)[1] == "v2"
 
 
+def test_after_a_reload_a_new_process_imports_the_new_source_not_old_bytecode(project: Project) -> None:
+    # A restart after a reload imports the module the normal way: an old .pyc of the
+    # same mtime second and size must not stand in for the new source.
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    path = project.path("views.py")
+    py_compile.compile(str(path), invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+    stat = os.stat(path)
+    path.write_text("def index():\n    return 'v2'\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime, same size
+    result = mw.reload([path])
+    assert result is not None and result.ok
+    fresh = subprocess.run(
+        [sys.executable, "-c", f"from {project.pkg}.views import index; print(index())"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert fresh.stdout.strip() == "v2"
+
+
 def test_strategy_all_reruns_every_user_module(project: Project) -> None:
     project.write("views.py", "def index():\n    return 'v1'\n")
     project.write("web.py", WEB)
@@ -446,7 +471,14 @@ def test_an_import_that_hangs_is_named_innermost_first(project: Project) -> None
     project.write("lazy.py", "raise RuntimeError('lazy is broken')\n")
     with pytest.raises(RuntimeError, match="lazy is broken"):
         call(mw, "/lazy")
+    project.write("lazy.py", "WORD = 'lazy'\n")
+    call(mw, "/lazy")
+    before = dict(sys.modules)
     wait_for(lambda: "hotwsgi-import-abandoned" not in hotwsgi_threads(), timeout=10, what="the stuck thread")
+    # When the stuck import wakes up it changes nothing, the module imported meanwhile stays.
+    assert sys.modules.keys() == before.keys()
+    assert all(sys.modules[name] is module for name, module in before.items())
+    assert call(mw)[1] == "v1"
 
 
 def test_a_failed_reload_takes_back_the_modules_it_imported(project: Project) -> None:
