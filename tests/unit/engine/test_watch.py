@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from hotwsgi.core.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from hotwsgi.engine.watch import PathFilter, Watcher
+from hotwsgi.engine.watch import PathFilter, Watcher, file_system_of
 from tests.helpers.inprocess import Project, call
 from tests.helpers.util import wait_for, write_file
 
@@ -151,6 +151,7 @@ def test_polling_reports_only_what_changed(tmp_path: Path, monkeypatch) -> None:
     root = tmp_path.resolve()
     write_file(root / "a.py", "x = 1\n")
     write_file(root / "b.py", "x = 1\n")
+    os.symlink(root / "missing.py", root / "dangling.py")  # listed by the walk, gone for stat
     monkeypatch.setenv("WATCHFILES_POLL_DELAY_MS", "50")  # scans every 50 ms
     batches: list[set[str]] = []
     watcher = Watcher([str(root)], _filter(root), batches.append, poll=True)
@@ -184,3 +185,11 @@ def test_a_git_lock_above_the_watched_folder_holds_the_changes(tmp_path: Path) -
         assert batches == [{str(root / "a.py"), str(root / "b.py")}]
     finally:
         watcher.stop()
+
+
+def test_the_file_system_of_a_path_is_that_of_its_longest_mount_point() -> None:
+    mounts = [("/data/share", "nfs4"), ("/data", "9p"), ("/", "ext4")]
+    assert file_system_of("/srv/app", mounts) == "ext4"
+    assert file_system_of("/data", mounts) == "9p"
+    assert file_system_of("/data/share/app", mounts) == "nfs4"
+    assert file_system_of("/database/app", mounts) == "ext4"
