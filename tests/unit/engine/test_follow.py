@@ -386,3 +386,50 @@ def test_on_a_big_heap_the_instance_pass_waits_for_the_gate_to_open() -> None:
     result = following.finish(ReloadResult(ok=True, generation=1))
     assert type(instance) is fresh.A and result.not_followed == ()
     assert following.report.instances == 1 and following.report.heap_ms > 0
+
+
+def test_every_function_the_retiring_app_holds_waits_for_it_to_retire() -> None:
+    old = _module("m", "def hook():\n    return 'old'\n\ndef other():\n    return 'old'\n")
+    fresh = _module("m", "def hook():\n    return 'new'\n\ndef other():\n    return 'new'\n")
+
+    class App:
+        def __init__(self) -> None:
+            self.after_serving = [old.hook, old.other]
+
+    following = follow_module.follow({"m": old}, {"m": fresh}, retiring=App())
+    assert (old.hook(), old.other()) == ("old", "old")
+    following.forward_the_retired()
+    assert (old.hook(), old.other()) == ("new", "new")
+
+
+def test_suspended_coroutines_and_async_generators_of_old_code_are_named() -> None:
+    source = (
+        "import types\n\n@types.coroutine\ndef pause():\n    yield\n\n"
+        "async def work():\n    await pause()\n    return 'VERSION'\n\n"
+        "async def stream():\n    yield 'VERSION'\n\nclass A:\n    pass\n"
+    )
+    old = _module("m", source.replace("VERSION", "v1"))
+    fresh = _module("m", source.replace("VERSION", "v2"))
+    work, stream = old.work(), old.stream()
+    work.send(None)  # suspended in pause()
+    waiting = stream.__anext__()
+    with pytest.raises(StopIteration):
+        waiting.send(None)  # yielded its first value: suspended at the yield
+    try:
+        report = follow_module.follow({"m": old}, {"m": fresh}, heap_pass_now=True).report
+        assert {"m.work (running)", "m.stream (running)"} <= set(report.not_followed), report
+    finally:
+        work.close()
+        asyncio.run(stream.aclose())
+
+
+def test_instances_that_cannot_move_do_not_stop_the_others_from_moving() -> None:
+    source = "class P:\n    __slots__ = SLOTS\n\nclass A:\n    def f(self):\n        return VERSION\n"
+    old = _module("m", source.replace("SLOTS", "('x',)").replace("VERSION", "1"))
+    fresh = _module("m", source.replace("SLOTS", "('x', 'y')").replace("VERSION", "2"))
+    refused = [old.P() for _ in range(3)]
+    movable = [old.A() for _ in range(3)]
+    report = follow_module.follow({"m": old}, {"m": fresh}, heap_pass_now=True).report
+    assert all(type(a) is fresh.A for a in movable)
+    assert all(type(p) is old.P for p in refused)
+    assert report.instances == 3
