@@ -78,6 +78,7 @@ TESTS[watch]="tests/unit/engine/test_watch.py
     tests/integration/werkzeug/test_watching.py::test_reload_poll_serves_saves_without_file_events
     tests/integration/werkzeug/test_watching.py::test_an_exhausted_inotify_watch_limit_falls_back_to_polling
     tests/integration/werkzeug/test_watching.py::test_a_git_checkout_of_100_files_makes_one_reload
+    tests/integration/werkzeug/test_watching.py::test_a_storm_of_saves_makes_a_few_reloads_and_the_last_save_wins
     tests/integration/test_bad_input.py::test_watched_root_deleted_and_restored
     tests/integration/test_bad_input.py::test_permission_denied_then_fixed
     tests/integration/test_bad_input.py::test_symlink_loop_under_the_root"

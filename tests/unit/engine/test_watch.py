@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from hotwsgi.core.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
 from hotwsgi.engine.watch import PathFilter, Watcher, file_system_of
@@ -193,3 +196,9 @@ def test_the_file_system_of_a_path_is_that_of_its_longest_mount_point() -> None:
     assert file_system_of("/data", mounts) == "9p"
     assert file_system_of("/data/share/app", mounts) == "nfs4"
     assert file_system_of("/database/app", mounts) == "ext4"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/mounts")
+def test_the_file_system_of_a_path_under_a_nested_mount_is_found() -> None:
+    # /proc is mounted under /: the longer mount point wins.
+    assert file_system_of("/proc/self") == "proc"
