@@ -8,7 +8,8 @@ Usage: python scripts/mutation_recheck.py MODULE [TEST...]
 The module may have changed since the session (its lines moved): a survivor is
 found again in the current file by its operator and the source line it mutated
 (the text of that line and the columns), not by its line number or occurrence.
-A survivor whose line is gone is reported as such.
+A survivor whose line is gone is reported as such. MUTATION_RECHECK_LINES=REGEX
+re-runs only the survivors whose source line matches REGEX.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ def main() -> int:
         )
         current = by_key([job["mutations"][0] for job, _ in dump(scratch / "now.sqlite")], now)
     old = by_key([job["mutations"][0] for job, _ in jobs], then)
+    # MUTATION_RECHECK_LINES=REGEX: only the survivors whose source line matches.
+    only = re.compile(os.environ.get("MUTATION_RECHECK_LINES", ""))
+    survivors = [m for m in survivors if only.search(then[m["start_pos"][0] - 1])]
     killed = gone = 0
     for mutation in survivors:
         k = key(mutation, then)
