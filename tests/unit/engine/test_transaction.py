@@ -596,3 +596,18 @@ def test_in_an_import_cycle_each_module_sees_the_other_fresh(project: Project) -
     assert result is not None and not result.ok
     assert package.a is a and package.b is project.module("b")
     assert call(mw)[1] == "a2b1a2"
+
+
+def test_a_failed_reload_leaves_a_package_attribute_that_shadows_its_submodule(project: Project) -> None:
+    # ``from .word import word`` in a package: its attribute ``word`` is the function.
+    project.write("sub/__init__.py", "from .word import word\n")
+    project.write("sub/word.py", "def word():\n    return 'one'\n")
+    project.write("web.py", WEB.replace("from .views import index", "from .sub import word as index"))
+    mw = project.middleware()
+    package = project.module("sub")
+    project.write("sub/word.py", "def word():\n    return 'two'\n")
+    project.write("web.py", WEB.replace("from .views import index", "from .sub import word as index\nraise ValueError"))
+    result = mw.reload([project.path("sub/word.py"), project.path("web.py")])
+    assert result is not None and not result.ok
+    assert callable(package.word) and package.word() == "one"
+    assert call(mw)[1] == "one"
