@@ -461,10 +461,11 @@ def test_an_import_that_hangs_is_named_innermost_first(project: Project) -> None
     project.write("web.py", WEB.replace("index()", "index(environ['PATH_INFO'])"))
     mw = project.middleware(reload_timeout=0.5)
     project.write("slow.py", "import threading\nthreading.Event().wait(2)\n")
-    project.write("views.py", "from . import slow\ndef index(path):\n    return 'v2'\n")
+    project.write("middle.py", "from . import slow\n")
+    project.write("views.py", "from . import middle\ndef index(path):\n    return 'v2'\n")
     result = mw.reload([project.path("views.py")])
     assert result is not None and not result.ok
-    # views is running too, but the module that hangs is the one it imports.
+    # views and middle are running too, but the module that hangs is the innermost.
     assert f"re-running {project.pkg}.slow did not finish within reload_timeout=0.5s" in (result.error or "")
     assert call(mw)[1] == "v1"
     # While the given-up import still hangs, the old app imports as it always did: an error raises.
