@@ -164,6 +164,11 @@ def test_polling_reports_only_what_changed(tmp_path: Path, monkeypatch) -> None:
         wait_for(lambda: batches, what="the polled save")
         time.sleep(0.3)
         assert batches == [{str(root / "a.py")}]
+        write_file(root / "c.py", "x = 3\n")  # a new file
+        wait_for(lambda: len(batches) == 2, what="the new file")
+        os.unlink(root / "b.py")  # and one deleted
+        wait_for(lambda: len(batches) == 3, what="the deleted file")
+        assert batches[1:] == [{str(root / "c.py")}, {str(root / "b.py")}]
     finally:
         watcher.stop()
 
