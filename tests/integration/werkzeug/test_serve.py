@@ -222,11 +222,12 @@ def test_app_in_main_is_rerun_without_its_main_block(tmp_path: Path) -> None:
 
 
 @pytest.mark.server
-def test_the_hooks_of_an_app_in_main_are_replaced_not_piled_up(tmp_path: Path) -> None:
+@pytest.mark.parametrize("script", ["app.py", "my-app.py"])  # my-app is no module name: re-run from its file
+def test_the_hooks_of_an_app_in_main_are_replaced_not_piled_up(tmp_path: Path, script: str) -> None:
     make_project(
         tmp_path,
         {
-            "app.py": """
+            script: """
                 import hotwsgi
                 from werkzeug.serving import make_server
                 from hotwsgi import HotReloadMiddleware
@@ -251,13 +252,13 @@ def test_the_hooks_of_an_app_in_main_are_replaced_not_piled_up(tmp_path: Path) -
             """,
         },
     )
-    proc = ServerProcess(["app.py"], tmp_path, command=[sys.executable])
+    proc = ServerProcess([script], tmp_path, command=[sys.executable])
     try:
         proc.wait_ready()
         assert proc.text() == "200 first []"
         for word, runs in (("second", "[1]"), ("third", "[1, 2]")):
-            source = (tmp_path / "app.py").read_text()
-            write_file(tmp_path / "app.py", re.sub(r'WORD = "\w+"', f'WORD = "{word}"', source), dedent=False)
+            source = (tmp_path / script).read_text()
+            write_file(tmp_path / script, re.sub(r'WORD = "\w+"', f'WORD = "{word}"', source), dedent=False)
             # Each reload runs the hook the re-run module registered, once: never the old one too.
             wait_for(lambda word=word: proc.text().startswith(f"200 {word}"), what=f"the {word} version")
             wait_for(lambda w=word, r=runs: proc.text() == f"200 {w} {r}", what="the hook of the reload")

@@ -512,8 +512,10 @@ def test_a_failed_reload_leaves_what_the_serving_thread_imported_meanwhile(proje
         mw = project.middleware()
         project.write(
             "views.py",
-            f"import {sync}\n{sync}.started.set()\n{sync}.imported.wait(10)\nraise RuntimeError('broken')\n",
+            f"import {sync}\n{sync}.started.set()\n{sync}.imported.wait(10)\n"
+            "from . import late\nraise RuntimeError('broken')\n",
         )
+        project.write("late.py", "LATE = True\n")  # imported by the reload after the other thread's import
         results = []
         reload = threading.Thread(target=lambda: results.append(mw.reload([project.path("views.py")])))
         reload.start()
@@ -523,6 +525,7 @@ def test_a_failed_reload_leaves_what_the_serving_thread_imported_meanwhile(proje
         reload.join(10)
         assert results and results[0] is not None and not results[0].ok
         assert name in sys.modules and sys.modules[name].LOADED
+        assert f"{project.pkg}.late" not in sys.modules
         assert call(mw) == ("200 OK", "v1")
     finally:
         sys.path.remove(str(elsewhere))
