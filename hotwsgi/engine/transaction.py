@@ -267,6 +267,10 @@ class Transaction:
         self._settled = False  # committed or rolled back: nothing more may change
         # Bytecode folder -> [files removed from it one by one, names in it (listed once)].
         self._bytecode: dict[str, tuple[list[int], set[str] | None]] = {}
+        # Planned modules taken off their parent package (not re-run itself) until they are
+        # re-run: ``from . import x`` in a module re-run before x must import the fresh x,
+        # not find the old one as the package's attribute.
+        self._hidden: dict[str, Any] = {}
 
     def canonical_name(self, name: str) -> str:
         return self.aliases.get(name, name)
@@ -342,6 +346,7 @@ class Transaction:
                 integration.before_run(self)
             for name in self.plan:
                 sys.modules.pop(name, None)
+                self._hide_from_parent(name)
             sys.meta_path.insert(0, finder)
             for name in order:
                 if self.abandoned:
@@ -363,6 +368,17 @@ class Transaction:
                 sys.meta_path.remove(finder)
             except ValueError:  # pragma: no cover - user code reset meta_path
                 pass
+
+    def _hide_from_parent(self, name: str) -> None:
+        parent_name, short = _split(name)
+        parent = self._snapshot.get(parent_name) if parent_name and parent_name not in self.plan else None
+        module = self._snapshot.get(name)
+        if parent is not None and module is not None and getattr(parent, short, None) is module:
+            try:
+                delattr(parent, short)
+            except (AttributeError, TypeError):  # pragma: no cover - exotic module types
+                return
+            self._hidden[name] = module
 
     def _source_exists(self, name: str) -> bool:
         old = self.old.get(name)
@@ -428,6 +444,11 @@ class Transaction:
             if name not in sys.modules:
                 sys.modules[name] = module
         self.index.give_back(snapshot)
+        for name, module in self._hidden.items():
+            parent = snapshot.get(_split(name)[0])
+            if getattr(parent, _split(name)[1], _MISSING) is _MISSING:
+                setattr(parent, _split(name)[1], module)
+        self._hidden = {}
         self.pending_callbacks = []
         self.fresh = {}
         self.sources = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -216,6 +217,51 @@ def test_app_in_main_is_rerun_without_its_main_block(tmp_path: Path) -> None:
         write_file(tmp_path / "app.py", source, dedent=False)
         wait_for(lambda: proc.text() == "200 second", what="the __main__ module to be re-run")
         assert proc.log.count("main block ran") == 1
+    finally:
+        proc.stop()
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("script", ["app.py", "my-app.py"])  # my-app is no module name: re-run from its file
+def test_the_hooks_of_an_app_in_main_are_replaced_not_piled_up(tmp_path: Path, script: str) -> None:
+    make_project(
+        tmp_path,
+        {
+            script: """
+                import hotwsgi
+                from werkzeug.serving import make_server
+                from hotwsgi import HotReloadMiddleware
+
+                RUNS = hotwsgi.keep("runs", list)
+                WORD = "first"
+
+                @hotwsgi.on_reload
+                def count(result):
+                    RUNS.append(result.generation)
+
+                def app(environ, start_response):
+                    start_response("200 OK", [])
+                    return [f"{WORD} {RUNS}".encode()]
+
+                app = HotReloadMiddleware(app)
+
+                if __name__ == "__main__":
+                    server = make_server("127.0.0.1", 0, app, threaded=True)
+                    print(f"serving ... on http://127.0.0.1:{server.server_port} (", flush=True)
+                    server.serve_forever()
+            """,
+        },
+    )
+    proc = ServerProcess([script], tmp_path, command=[sys.executable])
+    try:
+        proc.wait_ready()
+        assert proc.text() == "200 first []"
+        for word, runs in (("second", "[1]"), ("third", "[1, 2]")):
+            source = (tmp_path / script).read_text()
+            write_file(tmp_path / script, re.sub(r'WORD = "\w+"', f'WORD = "{word}"', source), dedent=False)
+            # Each reload runs the hook the re-run module registered, once: never the old one too.
+            wait_for(lambda word=word: proc.text().startswith(f"200 {word}"), what=f"the {word} version")
+            wait_for(lambda w=word, r=runs: proc.text() == f"200 {w} {r}", what="the hook of the reload")
     finally:
         proc.stop()
 

@@ -55,6 +55,38 @@ def test_middleware_created_in_the_user_module_hands_over_the_fresh_app(project:
     assert hotwsgi_threads().count("hotwsgi-reloader") >= 1
 
 
+def test_every_reload_hands_over_its_own_fresh_app(project: Project) -> None:
+    # The app is an object built at import, as a framework's is: following the new
+    # code does not change what an old one holds.
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write(
+        "web.py",
+        "from hotwsgi import HotReloadMiddleware\nfrom .views import index\n\n"
+        "class App:\n    def __init__(self, word):\n        self.word = word\n\n"
+        "    def __call__(self, environ, start_response):\n        start_response('200 OK', [])\n"
+        "        return [self.word.encode()]\n\n"
+        "app = HotReloadMiddleware(App(index()), watch=())\n",
+    )
+    mw = importlib.import_module(f"{project.pkg}.web").app
+    project.middlewares.append(mw)
+    for word in ("v2", "v3", "v4"):
+        project.write("views.py", f"def index():\n    return '{word}'\n")
+        result = mw.reload([project.path("views.py")])
+        assert result is not None and result.ok, result.error
+        assert call(mw) == ("200 OK", word)
+    # A reload that fails after web handed its app over: that app is never served.
+    web = project.path("web.py").read_text()
+    project.write("views.py", "def index():\n    return 'failed'\n")
+    project.write("web.py", web + "raise RuntimeError('broken after the hand-over')\n")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and not result.ok
+    project.write("views.py", "def index():\n    return 'v5'\n")
+    project.write("web.py", web)
+    result = mw.reload([project.path("views.py"), project.path("web.py")])
+    assert result is not None and result.ok, result.error
+    assert call(mw) == ("200 OK", "v5")
+
+
 def test_factory_in_the_import_string_and_as_a_flag(project: Project) -> None:
     project.write("views.py", "def index():\n    return 'v1'\n")
     project.write(

@@ -386,3 +386,69 @@ def test_on_a_big_heap_the_instance_pass_waits_for_the_gate_to_open() -> None:
     result = following.finish(ReloadResult(ok=True, generation=1))
     assert type(instance) is fresh.A and result.not_followed == ()
     assert following.report.instances == 1 and following.report.heap_ms > 0
+
+
+def test_every_function_the_retiring_app_holds_waits_for_it_to_retire() -> None:
+    old = _module("m", "def hook():\n    return 'old'\n\ndef other():\n    return 'old'\n")
+    fresh = _module("m", "def hook():\n    return 'new'\n\ndef other():\n    return 'new'\n")
+
+    class App:
+        def __init__(self) -> None:
+            self.after_serving = ["startup", old.hook, old.other, "shutdown"]  # plain values around them
+
+    following = follow_module.follow({"m": old}, {"m": fresh}, retiring=App())
+    assert (old.hook(), old.other()) == ("old", "old")
+    following.forward_the_retired()
+    assert (old.hook(), old.other()) == ("new", "new")
+
+
+def test_suspended_coroutines_and_async_generators_of_old_code_are_named() -> None:
+    source = (
+        "import types\n\n@types.coroutine\ndef pause():\n    yield\n\n"
+        "async def work():\n    await pause()\n    return 'VERSION'\n\n"
+        "async def stream():\n    yield 'VERSION'\n\nclass A:\n    pass\n"
+    )
+    old = _module("m", source.replace("VERSION", "v1"))
+    fresh = _module("m", source.replace("VERSION", "v2"))
+    work, stream = old.work(), old.stream()
+    work.send(None)  # suspended in pause()
+    waiting = stream.__anext__()
+    with pytest.raises(StopIteration):
+        waiting.send(None)  # yielded its first value: suspended at the yield
+    try:
+        report = follow_module.follow({"m": old}, {"m": fresh}, heap_pass_now=True).report
+        running = {name for name in report.not_followed if name.endswith("(running)")}
+        assert running == {"m.work (running)", "m.stream (running)"}, report
+    finally:
+        work.close()
+        asyncio.run(stream.aclose())
+
+
+def test_instances_that_cannot_move_do_not_stop_the_others_from_moving() -> None:
+    from hotwsgi.core.result import ReloadResult
+
+    source = "class P:\n    SLOTS\n\nclass Q:\n    NOSLOTS\n\nclass A:\n    def f(self):\n        return VERSION\n"
+    slots, none = "__slots__ = ('x',)", "pass"
+    old = _module("m", source.replace("NOSLOTS", slots).replace("SLOTS", none).replace("VERSION", "1"))
+    fresh = _module("m", source.replace("NOSLOTS", none).replace("SLOTS", slots).replace("VERSION", "2"))
+    refused = [old.P() for _ in range(3)] + [old.Q()]
+    movable = [old.A() for _ in range(3)]
+    following = follow_module.follow({"m": old}, {"m": fresh}, heap_pass_now=True)
+    assert all(type(a) is fresh.A for a in movable)
+    assert [type(p) for p in refused] == [old.P, old.P, old.P, old.Q]
+    assert following.report.instances == 3
+    result = following.finish(ReloadResult(ok=True, generation=1))
+    assert set(result.not_followed) == {"m.P (__slots__ layout)", "m.Q (__slots__ layout)"}
+
+
+def test_instances_move_when_many_classes_changed_at_once() -> None:
+    # Over a few dozen classes the pass walks the whole heap instead of asking for referrers.
+    source = "".join(f"class C{i}:\n    def f(self):\n        return VERSION\n\n" for i in range(60))
+    old = _module("m", source.replace("VERSION", "1"))
+    fresh = _module("m", source.replace("VERSION", "2"))
+    instances = [old.C0(), old.C59()]
+    report = follow_module.follow({"m": old}, {"m": fresh}, heap_pass_now=True).report
+    assert report.instances == 2
+    assert type(instances[0]) is fresh.C0 and type(instances[1]) is fresh.C59
+    # The walk meets every suspended generator of the process: none of them runs this code.
+    assert not [name for name in report.not_followed if name.endswith("(running)")], report

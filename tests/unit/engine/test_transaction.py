@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import importlib.util
 import os
+import py_compile
+import subprocess
 import sys
 import textwrap
+import threading
+import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.inprocess import Project, call
-from tests.helpers.util import wait_for
+from tests.helpers.util import hotwsgi_threads, wait_for
 
 WEB = textwrap.dedent(
     """
@@ -225,6 +230,20 @@ def test_import_cycles_reload(project: Project) -> None:
     assert call(mw)[1] == "a1b2"
 
 
+def test_an_import_cycle_re_runs_every_importer_not_only_the_ones_the_app_reaches(project: Project) -> None:
+    project.write("a.py", "from . import b\nNAME = 'a1'\ndef both():\n    return NAME + b.NAME\n")
+    project.write("b.py", f"import {project.pkg}.a\nNAME = 'b1'\n")
+    project.write("jobs.py", "from .b import NAME\n")  # imported at start, not by the app
+    project.write("web.py", WEB.replace("from .views import index", "from .a import both as index"))
+    importlib.import_module(f"{project.pkg}.jobs")
+    mw = project.middleware()
+    project.write("b.py", f"import {project.pkg}.a\nNAME = 'b2'\n")
+    result = mw.reload([project.path("b.py")])
+    assert result is not None and result.ok, result.error
+    assert set(result.modules) == project.names(["a", "b", "jobs", "web"])
+    assert project.module("jobs").NAME == "b2"
+
+
 def test_imports_inside_functions_and_importlib_are_followed(project: Project) -> None:
     project.write("lazy.py", "WORD = 'lazy1'\n")
     project.write("plugin.py", "WORD = 'plugin1'\n")
@@ -265,6 +284,29 @@ def test_same_second_same_size_edit_is_not_served_from_stale_bytecode(project: P
     result = mw.reload([path])
     assert result is not None and result.ok
     assert call(mw)[1] == "v2"
+
+
+def test_after_a_reload_a_new_process_imports_the_new_source_not_old_bytecode(project: Project) -> None:
+    # A restart after a reload imports the module the normal way: an old .pyc of the
+    # same mtime second and size must not stand in for the new source.
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    path = project.path("views.py")
+    py_compile.compile(str(path), invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+    stat = os.stat(path)
+    path.write_text("def index():\n    return 'v2'\n")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime, same size
+    result = mw.reload([path])
+    assert result is not None and result.ok
+    fresh = subprocess.run(
+        [sys.executable, "-c", f"from {project.pkg}.views import index; print(index())"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert fresh.stdout.strip() == "v2"
 
 
 def test_strategy_all_reruns_every_user_module(project: Project) -> None:
@@ -428,3 +470,198 @@ def test_a_changed_source_is_always_compiled_even_with_the_same_mtime_and_size(p
         result = mw.reload([path])
         assert result is not None and result.ok, result
         assert call(mw)[1] == expected
+
+
+def test_a_module_first_imported_by_a_reload_is_reported_as_re_run(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    project.write("extra.py", "WORD = 'new module'\n")
+    project.write("views.py", "from .extra import WORD\ndef index():\n    return WORD\n")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and result.ok, result and result.error
+    # It ran from its source, as part of the reload: the result names it with the rest.
+    assert set(result.modules) == project.names(["extra", "views", "web"])
+
+
+def test_a_library_first_imported_by_a_reload_is_not_reported_as_re_run(project: Project, tmp_path: Path) -> None:
+    site = tmp_path / "env" / "site-packages"
+    site.mkdir(parents=True)
+    library = f"lib_{project.pkg}"
+    (site / f"{library}.py").write_text("WORD = 'from a library'\n")
+    sys.path.insert(0, str(site))
+    try:
+        project.write("views.py", "def index():\n    return 'v1'\n")
+        project.write("web.py", WEB)
+        mw = project.middleware()
+        project.write("views.py", f"from {library} import WORD\ndef index():\n    return WORD\n")
+        result = mw.reload([project.path("views.py")])
+        assert result is not None and result.ok, result and result.error
+        assert call(mw)[1] == "from a library"
+        # A library is imported the normal way, never re-run as user code.
+        assert set(result.modules) == project.names(["views", "web"])
+    finally:
+        sys.path.remove(str(site))
+        sys.modules.pop(library, None)
+
+
+def test_an_import_that_hangs_is_named_innermost_first(project: Project) -> None:
+    lazy = "def index(path):\n    if path == '/lazy':\n        from . import lazy\n    return 'v1'\n"
+    project.write("views.py", lazy)
+    project.write("web.py", WEB.replace("index()", "index(environ['PATH_INFO'])"))
+    mw = project.middleware(reload_timeout=0.5)
+    project.write("slow.py", "import threading\nthreading.Event().wait(2)\n")
+    project.write("middle.py", "from . import slow\n")
+    project.write("views.py", "from . import middle\ndef index(path):\n    return 'v2'\n")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and not result.ok
+    # views and middle are running too, but the module that hangs is the innermost.
+    assert f"re-running {project.pkg}.slow did not finish within reload_timeout=0.5s" in (result.error or "")
+    assert call(mw)[1] == "v1"
+    # While the given-up import still hangs, the old app imports as it always did: an error raises.
+    project.write("lazy.py", "raise RuntimeError('lazy is broken')\n")
+    with pytest.raises(RuntimeError, match="lazy is broken"):
+        call(mw, "/lazy")
+    project.write("lazy.py", "WORD = 'lazy'\n")
+    call(mw, "/lazy")
+    before = dict(sys.modules)
+    wait_for(lambda: "hotwsgi-import-abandoned" not in hotwsgi_threads(), timeout=10, what="the stuck thread")
+    # When the stuck import wakes up it changes nothing, the module imported meanwhile stays.
+    assert sys.modules.keys() == before.keys()
+    assert all(sys.modules[name] is module for name, module in before.items())
+    assert call(mw)[1] == "v1"
+
+
+def test_a_failed_reload_takes_back_the_modules_it_imported(project: Project) -> None:
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    before = dict(sys.modules)
+    project.write("extra.py", "WORD = 'new module'\n")
+    project.write("views.py", "from .extra import WORD\nraise RuntimeError('broken after importing extra')\n")
+    result = mw.reload([project.path("views.py")])
+    assert result is not None and not result.ok
+    assert sys.modules.keys() == before.keys()
+    assert call(mw)[1] == "v1"
+
+
+def test_a_failed_reload_leaves_what_the_serving_thread_imported_meanwhile(project: Project, tmp_path: Path) -> None:
+    # The same as above from the test's own (main) thread, while the reload runs on its own.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    name, sync = f"codec_{project.pkg}", f"sync_{project.pkg}"
+    (elsewhere / f"{name}.py").write_text("LOADED = True\n")
+    (elsewhere / f"{sync}.py").write_text(
+        "import threading\nstarted = threading.Event()\nimported = threading.Event()\n"
+    )
+    sys.path.insert(0, str(elsewhere))
+    try:
+        events = importlib.import_module(sync)
+        project.write("views.py", "def index():\n    return 'v1'\n")
+        project.write("web.py", WEB)
+        mw = project.middleware()
+        project.write(
+            "views.py",
+            f"import {sync}\n{sync}.started.set()\n{sync}.imported.wait(10)\n"
+            "from . import late\nraise RuntimeError('broken')\n",
+        )
+        project.write("late.py", "LATE = True\n")  # imported by the reload after the other thread's import
+        results = []
+        reload = threading.Thread(target=lambda: results.append(mw.reload([project.path("views.py")])))
+        reload.start()
+        assert events.started.wait(10)
+        importlib.import_module(name)
+        events.imported.set()
+        reload.join(10)
+        assert results and results[0] is not None and not results[0].ok
+        assert name in sys.modules and sys.modules[name].LOADED
+        assert f"{project.pkg}.late" not in sys.modules
+        assert call(mw) == ("200 OK", "v1")
+    finally:
+        sys.path.remove(str(elsewhere))
+        sys.modules.pop(name, None)
+        sys.modules.pop(sync, None)
+
+
+def test_a_re_run_package_has_the_names_of_a_first_import(project: Project) -> None:
+    project.write("sub/__init__.py", "LABEL = 'one'\n")
+    project.write("sub/leaf.py", "def word():\n    return 'leaf'\n")
+    project.write("web.py", WEB.replace("from .views import index", "from .sub.leaf import word as index"))
+    mw = project.middleware()
+    names = set(vars(project.module("sub")))
+    # A blocked import (None in sys.modules) is no submodule.
+    sys.modules[f"{project.pkg}.sub.blocked"] = None  # type: ignore[assignment]
+    try:
+        project.write("sub/__init__.py", "LABEL = 'two'\n")
+        result = mw.reload([project.path("sub/__init__.py")])
+        assert result is not None and result.ok, result.error
+        assert set(vars(project.module("sub"))) == names
+        assert project.module("sub").LABEL == "two"
+    finally:
+        del sys.modules[f"{project.pkg}.sub.blocked"]
+
+
+def test_a_deleted_package_that_nothing_imports_any_more(project: Project) -> None:
+    project.write("sub/__init__.py", "")
+    project.write("sub/leaf.py", "def word():\n    return 'leaf'\n")
+    project.write("web.py", WEB.replace("from .views import index", "from .sub.leaf import word as index"))
+    mw = project.middleware()
+    assert call(mw)[1] == "leaf"
+    project.write("views.py", "def index():\n    return 'without sub'\n")
+    project.write("web.py", WEB)
+    for name in ("sub/leaf.py", "sub/__init__.py"):
+        os.unlink(project.path(name))
+    os.rmdir(project.path("sub"))
+    result = mw.reload([project.path(name) for name in ("web.py", "sub/leaf.py", "sub/__init__.py")])
+    assert result is not None and result.ok, result.error
+    assert call(mw)[1] == "without sub"
+
+
+def test_an_event_without_new_bytes_re_runs_nothing(project: Project) -> None:
+    # vim sets a file's mode after writing it: a second event of the same save.
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware(watch=[project.root])
+    project.write("views.py", "def index():\n    return 'v2'\n")
+    wait_for(lambda: call(mw)[1] == "v2", what="the watcher to reload views.py")
+    assert mw.generation == 1
+    os.chmod(project.path("views.py"), 0o600)
+    time.sleep(0.5)  # the chmod's event on its own, not in one batch with the next save
+    project.write("views.py", "def index():\n    return 'v3'\n")
+    wait_for(lambda: call(mw)[1] == "v3", what="the next save")
+    assert mw.generation == 2, mw.last_reload
+
+
+def test_in_an_import_cycle_each_module_sees_the_other_fresh(project: Project) -> None:
+    # b re-runs first (a imports it) and imports a: it must get the fresh a, not the old one.
+    project.write("a.py", "from . import b\nNAME = 'a1'\ndef both():\n    return NAME + b.NAME + b.a_name()\n")
+    project.write("b.py", "from . import a\nNAME = 'b1'\ndef a_name():\n    return a.NAME\n")
+    project.write("web.py", WEB.replace("from .views import index", "from .a import both as index"))
+    mw = project.middleware(follow=False)
+    assert call(mw)[1] == "a1b1a1"
+    project.write("a.py", "from . import b\nNAME = 'a2'\ndef both():\n    return NAME + b.NAME + b.a_name()\n")
+    result = mw.reload([project.path("a.py")])
+    assert result is not None and result.ok, result.error
+    assert call(mw)[1] == "a2b1a2"
+    # A failed reload puts the package's attributes back as they were.
+    package, a = project.module(), project.module("a")
+    project.write("a.py", "from . import b\nraise RuntimeError('broken')\n")
+    result = mw.reload([project.path("a.py")])
+    assert result is not None and not result.ok
+    assert package.a is a and package.b is project.module("b")
+    assert call(mw)[1] == "a2b1a2"
+
+
+def test_a_failed_reload_leaves_a_package_attribute_that_shadows_its_submodule(project: Project) -> None:
+    # ``from .word import word`` in a package: its attribute ``word`` is the function.
+    project.write("sub/__init__.py", "from .word import word\n")
+    project.write("sub/word.py", "def word():\n    return 'one'\n")
+    project.write("web.py", WEB.replace("from .views import index", "from .sub import word as index"))
+    mw = project.middleware()
+    package = project.module("sub")
+    project.write("sub/word.py", "def word():\n    return 'two'\n")
+    project.write("web.py", WEB.replace("from .views import index", "from .sub import word as index\nraise ValueError"))
+    result = mw.reload([project.path("sub/word.py"), project.path("web.py")])
+    assert result is not None and not result.ok
+    assert callable(package.word) and package.word() == "one"
+    assert call(mw)[1] == "one"

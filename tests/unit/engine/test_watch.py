@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import time
 from pathlib import Path
 
+import pytest
+
 from hotwsgi.core.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from hotwsgi.engine.watch import PathFilter, Watcher, watch_early
+from hotwsgi.engine.watch import PathFilter, Watcher, file_system_of, watch_early
 from tests.helpers.inprocess import Project, call
 from tests.helpers.util import wait_for, write_file
 
@@ -28,6 +32,7 @@ def test_default_filter(tmp_path: Path) -> None:
         "pkg/__pycache__/views.cpython-311.pyc",
         ".git/HEAD",
         ".venv/lib/x.py",
+        "pkg/.cache/x.py",
         ".hidden.py",
         "node_modules/lib/index.js",
         "lib/site-packages/x.py",
@@ -175,3 +180,62 @@ def test_polling_sees_a_save_right_after_start_and_two_saves_in_one_second(tmp_p
         assert all(b == {str(root / "a.py")} for b in batches), batches
     finally:
         watcher.stop()
+
+
+def test_polling_reports_only_what_changed(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path.resolve()
+    write_file(root / "a.py", "x = 1\n")
+    write_file(root / "b.py", "x = 1\n")
+    os.symlink(root / "missing.py", root / "dangling.py")  # listed by the walk, gone for stat
+    monkeypatch.setenv("WATCHFILES_POLL_DELAY_MS", "50")  # scans every 50 ms
+    batches: list[set[str]] = []
+    watcher = Watcher([str(root)], _filter(root), batches.append, poll=True)
+    try:
+        time.sleep(0.3)  # a few scans with nothing changed
+        write_file(root / "a.py", "x = 2\n")
+        wait_for(lambda: batches, what="the polled save")
+        time.sleep(0.3)
+        assert batches == [{str(root / "a.py")}]
+        write_file(root / "c.py", "x = 3\n")  # a new file
+        wait_for(lambda: len(batches) == 2, what="the new file")
+        os.unlink(root / "b.py")  # and one deleted
+        wait_for(lambda: len(batches) == 3, what="the deleted file")
+        assert batches[1:] == [{str(root / "c.py")}, {str(root / "b.py")}]
+    finally:
+        watcher.stop()
+
+
+def test_a_git_lock_above_the_watched_folder_holds_the_changes(tmp_path: Path) -> None:
+    # The repository lies above the watched folder: no event tells when git takes or
+    # lets go of its lock, the lock file itself does.
+    repo = tmp_path.resolve()
+    (repo / ".git").mkdir()
+    root = repo / "app"
+    write_file(root / "a.py", "x = 1\n")
+    batches: list[set[str]] = []
+    watcher = Watcher([str(root)], _filter(root), batches.append)
+    try:
+        (repo / ".git" / "index.lock").write_text("")
+        write_file(root / "a.py", "x = 2\n")
+        write_file(root / "b.py", "x = 2\n")
+        time.sleep(0.5)
+        assert batches == []  # git is still writing the work tree
+        os.unlink(repo / ".git" / "index.lock")
+        wait_for(lambda: batches, what="the changes once git let go of its lock")
+        assert batches == [{str(root / "a.py"), str(root / "b.py")}]
+    finally:
+        watcher.stop()
+
+
+def test_the_file_system_of_a_path_is_that_of_its_longest_mount_point() -> None:
+    mounts = [("/data/share", "nfs4"), ("/data", "9p"), ("/", "ext4")]
+    assert file_system_of("/srv/app", mounts) == "ext4"
+    assert file_system_of("/data", mounts) == "9p"
+    assert file_system_of("/data/share/app", mounts) == "nfs4"
+    assert file_system_of("/database/app", mounts) == "ext4"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/mounts")
+def test_the_file_system_of_a_path_under_a_nested_mount_is_found() -> None:
+    # /proc is mounted under /: the longer mount point wins.
+    assert file_system_of("/proc/self") == "proc"

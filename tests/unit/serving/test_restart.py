@@ -49,6 +49,18 @@ if not restart.was_restarted():
         restart.remember_socket(sock)
         print(f"port {sock.getsockname()[1]}", flush=True)
         select.select([sock], [], [], 30)  # a client connected (not accepted): restart now
+    elif scenario == "closed-socket":
+        sock = socket.create_server(("127.0.0.1", 0))
+        restart.remember_socket(sock)
+        sock.close()  # the server let go of it: nothing to hand on
+    elif scenario == "closed-stdout":
+        sys.stdout.flush()
+        sys.stdout = open(os.devnull, "w")
+        sys.stdout.close()  # the app closed it: flushing it fails, the restart must not
+        reader, writer = os.pipe()
+        os.close(reader)
+        sys.stderr = open(writer, "w")
+        sys.stderr.write("unflushed")  # and stderr is a pipe nobody reads any more
     elif scenario == "exec-fails":
         sys.executable = os.path.join(os.path.dirname(os.path.abspath(__file__)), "no-such-python")
     restart.exec_self(os.environ.get("REASON", "views.py changed"))
@@ -148,6 +160,19 @@ def test_the_listening_socket_survives_the_exec_with_its_waiting_client(tmp_path
     assert False is values["taken_twice"]
 
 
+def test_a_socket_closed_before_the_restart_is_not_handed_on(tmp_path: Path) -> None:
+    values = report(run_child(tmp_path, "closed-socket"))
+    assert None is values["listen_fd_given"]
+    assert None is values["inherited_port"]
+
+
+def test_a_closed_stdout_or_a_broken_pipe_does_not_stop_the_restart(tmp_path: Path) -> None:
+    child = run_child(tmp_path, "closed-stdout")
+    values = report(child)
+    assert first_pid(child) == values["pid"]
+    assert "views.py changed" == values["reason"]
+
+
 def test_a_failed_exec_returns_to_the_caller(tmp_path: Path) -> None:
     child = run_child(tmp_path, "exec-fails")
     values = report(child)
@@ -206,3 +231,9 @@ def test_wait_idle_gives_up_after_the_timeout_and_says_how_many_are_left() -> No
 
 def test_wait_idle_with_nothing_in_flight() -> None:
     assert 0 == wait_idle(lambda: 0, timeout=0)
+
+
+def test_wait_idle_waits_for_the_last_request_with_a_timeout_under_a_second() -> None:
+    left = [1]
+    threading.Timer(0.05, lambda: left.clear()).start()
+    assert 0 == wait_idle(lambda: len(left), timeout=0.9)
