@@ -99,6 +99,9 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
         self._tasks: set[Any] = set()
         self._base_state: dict[str, Any] = {}
         self._startup_error: str | None = None  # the first generation's, for servers that do not show it
+        # Whether a plain HTTP request may take the short path of __call__: reloading
+        # on, no exempt(), and the server's loop known (set by the first request).
+        self._plain = False
 
     def _off_reason(self, inert: bool) -> str | None:
         reason = super()._off_reason(inert)
@@ -112,8 +115,61 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
 
     # -- serving -------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        own = self.__dict__  # not self.x: see WSGIHotReloadMiddleware.__call__
-        if not own["enabled"]:
+        # The plain HTTP request, inline: this is the per-request cost of reloading,
+        # so it runs as few bytecodes as it can (each costs; attributes are read from
+        # the instance dict: see WSGIHotReloadMiddleware.__call__). Everything else
+        # (reloading off, websockets, lifespan, exempt requests, held ones, the dev
+        # routes, a lifespan to start first) is _serve()'s.
+        own = self.__dict__
+        if scope["type"] != "http" or not own["_plain"]:
+            return await self._serve(scope, receive, send)
+        dev: DevFeatures = own["_dev"]
+        if dev.active or "/__hotwsgi__/" in scope["path"]:
+            return await self._serve(scope, receive, send)
+        gate: AsyncGate = own["_agate"]
+        gate.inside += 1  # AsyncGate.try_enter() inlined
+        if gate.closed:
+            gate.leave()
+            return await self._serve(scope, receive, send)
+        gen: Generation = own["_gen"]
+        if not gen.ready:
+            gate.leave()
+            return await self._serve(scope, receive, send)
+        gen.active += 1
+        conn = Connection()  # Connection.open() inlined
+        conn.gen = gen
+        conn.gate = gate
+        conn.task = None
+        conn.last = None
+        conn._receive = receive
+        conn._send = send
+        try:
+            scope["state"] = gen.lifespan.state.copy()
+            await gen.app(scope, conn.receive, conn.send)
+        except asyncio.CancelledError:
+            if not conn.cancelled:
+                raise
+            uncancel = getattr(asyncio.current_task(), "uncancel", None)
+            if uncancel is not None:
+                uncancel()
+        except Exception:
+            if not conn.ended:
+                raise
+            # The app noticed the disconnect a reload caused; that is no error.
+        finally:
+            if conn.task is None:  # Connection.leave() inlined: it never streamed, so it still counts
+                gate.inside -= 1
+                if gate.closed:
+                    gate.notify_left()
+                gen.active -= 1
+                if gen.idle is not None:
+                    gen.left()
+            else:
+                conn.leave()
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve any scope (the general case of :meth:`__call__`)."""
+        if not self.enabled:
             return await self.app(scope, receive, send)  # type: ignore[no-any-return]
         kind = scope["type"]
         if kind == "http":
@@ -124,33 +180,29 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
             return await self._serve_lifespan(scope, receive, send)
         else:
             return await self.app(scope, receive, send)  # type: ignore[no-any-return]
-        if own["_loop"] is None:
+        if self._loop is None:
             self._remember_loop()
-        dev: DevFeatures | None = own.get("_dev")
+        dev = self._dev
         if dev is not None and not websocket and (dev.active or "/__hotwsgi__/" in scope.get("path", "")):
             if scope.get(DEV_MARK) is not dev:  # not yet: it calls us again for the app
                 return await dev.asgi(scope, receive, send, self)
-        gate = own["_agate"]
-        config = own["_config"]
+        gate = self._agate
+        config = self._config
         counted = not websocket and not (config.exempt is not None and config.exempt(scope))
         if counted:
-            # AsyncGate.try_enter() inlined: this is the per-request cost of reloading.
-            next(gate._entered)
-            if gate.closed:
-                gate.leave()
-                if not await gate.enter(config.hold_timeout):
-                    logger.warning(
-                        "hotwsgi: a request waited hold_timeout=%ss for a reload; serving it now", config.hold_timeout
-                    )
+            if not await gate.enter(config.hold_timeout):
+                logger.warning(
+                    "hotwsgi: a request waited hold_timeout=%ss for a reload; serving it now", config.hold_timeout
+                )
         elif gate.closed:
             await gate.wait_open(config.hold_timeout)
-        gen = own["_gen"]
+        gen = self._gen
         gen.active += 1
-        conn = Connection(gen, gate if counted else None, receive, send)
+        conn = Connection.open(gen, gate if counted else None, receive, send)
         if websocket:
             conn.as_websocket()
         try:
-            if gen.lifespan.status in ("new", "starting"):
+            if not gen.ready:
                 await self._lazy_start(gen)  # or wait for the start under way
             scope["state"] = gen.lifespan.state.copy()
             await gen.app(scope, conn.receive, conn.send)
@@ -189,6 +241,11 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
     def _remember_loop(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
+        self._plain = self.enabled and self._dev is not None and self._config.exempt is None
+
+    def _turn_off(self, why: str) -> None:
+        self._plain = False
+        super()._turn_off(why)
 
     def _on_loop_thread(self) -> bool:
         return self._loop_thread is not None and self._loop_thread == threading.get_ident()
@@ -199,7 +256,10 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
             # generation was already replaced: then it never starts at all.
             if gen.lifespan.status == "new" and not gen.retired:
                 self._lifespan_used = True
-                await gen.lifespan.startup(strict=strict)
+                try:
+                    await gen.lifespan.startup(strict=strict)
+                finally:
+                    gen.ready = gen.lifespan.status not in ("new", "starting")
 
     async def _lazy_start(self, gen: Generation) -> None:
         """The server did not run lifespan (or the reload could not): the first request does."""
