@@ -162,6 +162,11 @@ class Connection:
         task.cancel()
         return self._disconnect()
 
+    #: A connection is itself the ``receive`` callable the app gets: a bound
+    #: ``conn.receive`` would be one more object built for every request, and most
+    #: requests never call it.
+    __call__ = receive
+
     def send(self, message: Message) -> Awaitable[None]:
         """The ``send`` the app gets: a plain function returning the awaitable the app awaits.
 
@@ -172,9 +177,10 @@ class Connection:
         needs is in :meth:`_send_tracked`, which the streaming body and all that
         follows it take.
         """
-        if self.task is None and not ("more_body" in message and message["more_body"]):
+        if self.task is None and not ("more_body" in message and message["more_body"]):  # noqa: RUF019 (cheaper than get())
             self.last = message
-            return self._send(message)
+            send = self._send  # a call on an attribute that is no method is never specialised
+            return send(message)
         return self._send_tracked(message)
 
     async def _send_tracked(self, message: Message) -> None:

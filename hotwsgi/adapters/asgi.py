@@ -22,7 +22,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from ..core.config import Config
@@ -63,6 +63,78 @@ def _log_late_failure(future: concurrent.futures.Future[None]) -> None:
         logger.error("hotwsgi: %s; serving without it", future.exception())
 
 
+class _Short:
+    """What a plain HTTP request reads on the short path (see :func:`_short_path`)."""
+
+    __slots__ = ("dev", "gate", "gen", "on")
+
+    def __init__(self, gate: AsyncGate, gen: Generation) -> None:
+        self.gate = gate
+        self.gen = gen  # the generation now serving
+        self.dev: DevFeatures | None = None
+        self.on = False  # reloading on, no exempt(), and the server's loop known (from its first request)
+
+
+def _short_path(short: _Short) -> Callable[[Any, Scope, Receive, Send], Coroutine[Any, Any, None]]:
+    """The ``__call__`` of one middleware: a plain HTTP request inline, anything else through ``_serve()``.
+
+    This is the per-request cost of reloading, so it runs as few bytecodes as it can
+    (each one counts at this scale). Everything else (reloading off, websockets,
+    lifespan, exempt requests, held ones, the dev routes, a lifespan to start first)
+    is ``_serve()``'s, which does the same bookkeeping the general way.
+    """
+
+    async def __call__(self: ASGIHotReloadMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not short.on:
+            return await self._serve(scope, receive, send)
+        dev = short.dev
+        if dev.active or "/__hotwsgi__/" in scope["path"]:  # type: ignore[union-attr]  # set while on
+            return await self._serve(scope, receive, send)
+        gate = short.gate
+        gate.inside += 1  # AsyncGate.try_enter() inlined
+        if gate.closed:
+            gate.leave()
+            return await self._serve(scope, receive, send)
+        gen = short.gen
+        if not gen.ready:
+            gate.leave()
+            return await self._serve(scope, receive, send)
+        gen.active += 1
+        conn = Connection()  # Connection.open() inlined
+        conn.gen = gen
+        conn.gate = gate
+        conn.task = None
+        conn.last = None
+        conn._receive = receive
+        conn._send = send
+        try:
+            scope["state"] = gen.lifespan.state.copy()
+            app = gen.app  # a call on an attribute that is no method is never specialised
+            await app(scope, conn, conn.send)
+        except asyncio.CancelledError:
+            if not conn.cancelled:
+                raise
+            uncancel = getattr(asyncio.current_task(), "uncancel", None)
+            if uncancel is not None:
+                uncancel()
+        except Exception:
+            if not conn.ended:
+                raise
+            # The app noticed the disconnect a reload caused; that is no error.
+        finally:
+            if conn.task is None:  # Connection.leave() inlined: it never streamed, so it still counts
+                gate.inside -= 1
+                if gate.closed:
+                    gate.notify_left()
+                gen.active -= 1
+                if gen.idle is not None:
+                    gen.left()
+            else:
+                conn.leave()
+
+    return __call__
+
+
 class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
     """The ASGI flavour; ``HotReloadMiddleware(app)`` returns one for an ASGI app.
 
@@ -85,9 +157,18 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
 
     def _setup(self, app: Any, config: Config) -> None:
         # Before the reloader thread starts, which may call the Host methods below at once.
-        super()._setup(app, config)
         self._agate = AsyncGate()
-        self._gen = Generation(app, 0)
+        self._short = _Short(self._agate, Generation(app, 0))
+        # Every middleware has a class of its own, whose __call__ is a closure over its
+        # _Short: a plain request then reads its state from slots, never from self,
+        # whose attributes the class's __getattr__ (the transparent wrapper) keeps
+        # CPython from specialising: self.__dict__ alone costs 400 instructions.
+        cls = type(self)
+        namespace = {"__slots__": (), "__call__": _short_path(self._short)}
+        for name in ("__module__", "__qualname__", "__doc__"):
+            namespace[name] = getattr(cls, name)
+        self.__class__ = type(cls.__name__, (cls,), namespace)
+        super()._setup(app, config)
         self._next: Generation | None = None
         self._swapped: Generation | None = None
         self._retiring: set[Generation] = set()
@@ -99,9 +180,6 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
         self._tasks: set[Any] = set()
         self._base_state: dict[str, Any] = {}
         self._startup_error: str | None = None  # the first generation's, for servers that do not show it
-        # Whether a plain HTTP request may take the short path of __call__: reloading
-        # on, no exempt(), and the server's loop known (set by the first request).
-        self._plain = False
 
     def _off_reason(self, inert: bool) -> str | None:
         reason = super()._off_reason(inert)
@@ -115,57 +193,25 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
 
     # -- serving -------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The plain HTTP request, inline: this is the per-request cost of reloading,
-        # so it runs as few bytecodes as it can (each costs; attributes are read from
-        # the instance dict: see WSGIHotReloadMiddleware.__call__). Everything else
-        # (reloading off, websockets, lifespan, exempt requests, held ones, the dev
-        # routes, a lifespan to start first) is _serve()'s.
-        own = self.__dict__
-        if scope["type"] != "http" or not own["_plain"]:
-            return await self._serve(scope, receive, send)
-        dev: DevFeatures = own["_dev"]
-        if dev.active or "/__hotwsgi__/" in scope["path"]:
-            return await self._serve(scope, receive, send)
-        gate: AsyncGate = own["_agate"]
-        gate.inside += 1  # AsyncGate.try_enter() inlined
-        if gate.closed:
-            gate.leave()
-            return await self._serve(scope, receive, send)
-        gen: Generation = own["_gen"]
-        if not gen.ready:
-            gate.leave()
-            return await self._serve(scope, receive, send)
-        gen.active += 1
-        conn = Connection()  # Connection.open() inlined
-        conn.gen = gen
-        conn.gate = gate
-        conn.task = None
-        conn.last = None
-        conn._receive = receive
-        conn._send = send
-        try:
-            scope["state"] = gen.lifespan.state.copy()
-            await gen.app(scope, conn.receive, conn.send)
-        except asyncio.CancelledError:
-            if not conn.cancelled:
-                raise
-            uncancel = getattr(asyncio.current_task(), "uncancel", None)
-            if uncancel is not None:
-                uncancel()
-        except Exception:
-            if not conn.ended:
-                raise
-            # The app noticed the disconnect a reload caused; that is no error.
-        finally:
-            if conn.task is None:  # Connection.leave() inlined: it never streamed, so it still counts
-                gate.inside -= 1
-                if gate.closed:
-                    gate.notify_left()
-                gen.active -= 1
-                if gen.idle is not None:
-                    gen.left()
-            else:
-                conn.leave()
+        # Each middleware's own class (see _setup) overrides this with _short_path().
+        await self._serve(scope, receive, send)
+
+    @property
+    def _gen(self) -> Generation:
+        """The generation now serving (kept where the short path reads it)."""
+        return self._short.gen
+
+    @_gen.setter
+    def _gen(self, gen: Generation) -> None:
+        self._short.gen = gen
+
+    @property
+    def _dev(self) -> DevFeatures | None:
+        return self._short.dev
+
+    @_dev.setter
+    def _dev(self, dev: DevFeatures | None) -> None:
+        self._short.dev = dev
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve any scope (the general case of :meth:`__call__`)."""
@@ -205,7 +251,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
             if not gen.ready:
                 await self._lazy_start(gen)  # or wait for the start under way
             scope["state"] = gen.lifespan.state.copy()
-            await gen.app(scope, conn.receive, conn.send)
+            await gen.app(scope, conn, conn.send)
         except asyncio.CancelledError:
             if not conn.cancelled:
                 raise
@@ -241,10 +287,10 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
     def _remember_loop(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        self._plain = self.enabled and self._dev is not None and self._config.exempt is None
+        self._short.on = self.enabled and self._dev is not None and self._config.exempt is None
 
     def _turn_off(self, why: str) -> None:
-        self._plain = False
+        self._short.on = False
         super()._turn_off(why)
 
     def _on_loop_thread(self) -> bool:
