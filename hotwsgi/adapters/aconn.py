@@ -34,7 +34,7 @@ class ClosedByReload(OSError):
 class Generation:
     """One app object and what belongs to it: lifespan, state and open connections."""
 
-    __slots__ = ("active", "app", "conns", "idle", "lifespan", "number", "ready", "retired")
+    __slots__ = ("active", "app", "conns", "idle", "lifespan", "number", "ready", "retired", "server_state")
 
     def __init__(self, app: Any, number: int, state: dict[str, Any] | None = None) -> None:
         self.app = app
@@ -46,6 +46,9 @@ class Generation:
         self.retired = False
         #: The lifespan startup is over (whatever its outcome): requests need not start or wait for it.
         self.ready = False
+        #: Its lifespan state is the server's own dict, which the server copies into every
+        #: request's scope itself: the middleware need not copy it again.
+        self.server_state = False
 
     def left(self) -> None:
         """A connection of this retired generation ended: wake the retirement if it was the last."""

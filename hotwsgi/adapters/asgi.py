@@ -108,7 +108,8 @@ def _short_path(short: _Short) -> Callable[[Any, Scope, Receive, Send], Coroutin
         conn._receive = receive
         conn._send = send
         try:
-            scope["state"] = gen.lifespan.state.copy()
+            if not (gen.server_state and "state" in scope):  # the server copied it already
+                scope["state"] = gen.lifespan.state.copy()
             app = gen.app  # a call on an attribute that is no method is never specialised
             await app(scope, conn, conn.send)
         except asyncio.CancelledError:
@@ -250,7 +251,8 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
         try:
             if not gen.ready:
                 await self._lazy_start(gen)  # or wait for the start under way
-            scope["state"] = gen.lifespan.state.copy()
+            if not (gen.server_state and "state" in scope):  # the server copied it already
+                scope["state"] = gen.lifespan.state.copy()
             await gen.app(scope, conn, conn.send)
         except asyncio.CancelledError:
             if not conn.cancelled:
@@ -327,6 +329,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
             # ones start from what the server (or an outer middleware) put there.
             self._base_state = dict(server_state)
             self._gen.lifespan.state = server_state
+            self._gen.server_state = True
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
