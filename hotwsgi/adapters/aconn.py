@@ -34,7 +34,7 @@ class ClosedByReload(OSError):
 class Generation:
     """One app object and what belongs to it: lifespan, state and open connections."""
 
-    __slots__ = ("active", "app", "conns", "idle", "lifespan", "number", "retired")
+    __slots__ = ("active", "app", "conns", "idle", "lifespan", "number", "ready", "retired", "server_state")
 
     def __init__(self, app: Any, number: int, state: dict[str, Any] | None = None) -> None:
         self.app = app
@@ -44,6 +44,17 @@ class Generation:
         self.conns: set[Connection] = set()  # long-lived ones: websockets, streaming responses
         self.idle: asyncio.Future[None] | None = None
         self.retired = False
+        #: The lifespan startup is over (whatever its outcome): requests need not start or wait for it.
+        self.ready = False
+        #: Its lifespan state is the server's own dict, which the server copies into every
+        #: request's scope itself: the middleware need not copy it again.
+        self.server_state = False
+
+    def left(self) -> None:
+        """A connection of this retired generation ended: wake the retirement if it was the last."""
+        idle = self.idle
+        if self.active <= 0 and idle is not None and not idle.done():
+            idle.set_result(None)
 
     async def wait_idle(self, timeout: float) -> bool:
         if self.active <= 0:
@@ -59,9 +70,15 @@ class Generation:
 class Connection:
     """One request or websocket: wraps receive/send to see streaming and to close it on a reload.
 
-    No ``__slots__``: the state a plain request never changes stays on the class, so
-    building one costs four attribute sets (it is built for every request).
+    Built for every request, so building one is cheap: no ``__init__`` (a Python
+    ``__init__`` costs as much as the rest of the request's bookkeeping), and only the
+    fields the plain request's path reads are set on it (:meth:`open`, or the
+    middleware field by field); the rest are class-level defaults that the few
+    connections that stream or are closed by a reload override (in the instance
+    ``__dict__``, which only they get).
     """
+
+    __slots__ = ("__dict__", "_receive", "_send", "gate", "gen", "last", "task")
 
     websocket = False
     racing = False  # receive() must be interruptible by a reload
@@ -69,15 +86,28 @@ class Connection:
     ended = False  # closed by a reload
     finished = False  # the response or the websocket is complete
     cancelled = False
-    task: asyncio.Task[Any] | None = None  # set once long-lived (a stream or a websocket)
-    headers: Any = None  # of the response, once it started
+    headers: Any = None  # of the response, once it streams
     _end: asyncio.Future[None] | None = None
 
-    def __init__(self, gen: Generation, gate: AsyncGate | None, receive: Receive, send: Send) -> None:
-        self.gen = gen
-        self.gate = gate  # set while the request counts for the drain
-        self._receive = receive
-        self._send = send
+    # Set on every connection (see open()).
+    gen: Generation
+    gate: AsyncGate | None  # set while the request counts for the drain
+    task: asyncio.Task[Any] | None  # set once long-lived (a stream or a websocket)
+    last: Message | None  # the message sent last: the response start, when a stream begins
+    _receive: Receive
+    _send: Send
+
+    @classmethod
+    def open(cls, gen: Generation, gate: AsyncGate | None, receive: Receive, send: Send) -> Connection:
+        """A connection of ``gen``, counted in ``gate`` (None: not counted for the drain)."""
+        conn = cls()
+        conn.gen = gen
+        conn.gate = gate
+        conn.task = None
+        conn.last = None
+        conn._receive = receive
+        conn._send = send
+        return conn
 
     def as_websocket(self) -> Connection:
         """A websocket: never drained, always closable by a reload."""
@@ -104,8 +134,8 @@ class Connection:
         gen.active -= 1
         if self.task is not None:
             gen.conns.discard(self)
-        if gen.active <= 0 and gen.idle is not None and not gen.idle.done():
-            gen.idle.set_result(None)  # the last one: wake the retirement waiting for it
+        if gen.idle is not None:
+            gen.left()
 
     def _disconnect(self) -> Message:
         if self.websocket:
@@ -135,22 +165,25 @@ class Connection:
         task.cancel()
         return self._disconnect()
 
+    #: A connection is itself the ``receive`` callable the app gets: a bound
+    #: ``conn.receive`` would be one more object built for every request, and most
+    #: requests never call it.
+    __call__ = receive
+
     def send(self, message: Message) -> Awaitable[None]:
         """The ``send`` the app gets: a plain function returning the awaitable the app awaits.
 
-        A response that starts and ends in one body, on a generation still serving (the
-        common case), goes straight to the server's ``send``, with no coroutine of ours
-        in between: this is the per-request cost of reloading. Everything else (a
-        stream, a websocket, a connection a reload touches) takes :meth:`_send_tracked`.
+        Until the response streams (a body with ``more_body``), every message goes
+        straight to the server's ``send``, with no coroutine of ours in between: this
+        is the per-request cost of reloading. A connection a reload may close (a
+        stream, a websocket) can only be one that streams, so everything else it
+        needs is in :meth:`_send_tracked`, which the streaming body and all that
+        follows it take.
         """
-        if self.task is None and not self.ended and not self.gen.retired:
-            kind = message["type"]
-            if kind == "http.response.start":
-                self.headers = message.get("headers")
-                return self._send(message)
-            if kind == "http.response.body" and not message.get("more_body", False):
-                self.finished = True
-                return self._send(message)
+        if self.task is None and not ("more_body" in message and message["more_body"]):  # noqa: RUF019 (cheaper than get())
+            self.last = message
+            send = self._send  # a call on an attribute that is no method is never specialised
+            return send(message)
         return self._send_tracked(message)
 
     async def _send_tracked(self, message: Message) -> None:
@@ -161,6 +194,11 @@ class Connection:
             if not message.get("more_body", False):
                 self.finished = True
             elif self.task is None:
+                # The response streams from here on. The message before this one
+                # started it: its headers tell an endless stream from a download.
+                start = self.last
+                if start is not None and start.get("type") == "http.response.start":
+                    self.headers = start.get("headers")
                 self.long_lived()
         elif kind == "http.response.start":
             self.headers = message.get("headers")

@@ -12,11 +12,13 @@ thread: opening hands the wake-up to each waiter's own loop with
 ``call_soon_threadsafe``, and draining waits on a :class:`threading.Event`
 that a leaving request sets.
 
-Counting uses :func:`itertools.count`, whose ``next()`` is atomic under the
-GIL. A request counts itself in *before* it looks at the gate and backs out
-if it finds it closed; the reload closes the gate *before* it reads the
-counters. So either the request sees the gate closed, or the reload sees the
-request inside, even when the GIL switches threads between the two steps.
+Counting is a plain int, ``inside``: the requests of one event loop are counted
+on that loop's thread only, so it has one writer and a bump is two bytecodes,
+not a call. The reload thread only reads it. A request counts itself in
+*before* it looks at the gate and backs out if it finds it closed; the reload
+closes the gate *before* it reads the count. Under the GIL the two threads'
+steps happen in one order, so either the request sees the gate closed, or the
+reload sees the request inside.
 """
 
 from __future__ import annotations
@@ -26,8 +28,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from .gate import Counters
-
 __all__ = ("AsyncGate",)
 
 
@@ -36,11 +36,13 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-class AsyncGate(Counters):
+class AsyncGate:
     """Hold asyncio requests while a reload runs; drain the ones inside."""
 
     def __init__(self) -> None:
-        super().__init__()
+        #: Counted requests inside (changed on the event loop's thread only).
+        self.inside = 0
+        self.closed = False
         self._lock = threading.Lock()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
         self._left_while_closed = threading.Event()
@@ -48,7 +50,7 @@ class AsyncGate(Counters):
     # -- request side (event loop) ------------------------------------------------
     def try_enter(self) -> bool:
         """Count a request in if the gate is open; True when it got in."""
-        next(self._entered)
+        self.inside += 1
         if not self.closed:
             return True
         self.leave()
@@ -65,7 +67,7 @@ class AsyncGate(Counters):
         deadline = time.monotonic() + hold_timeout
         while True:
             if not await self.wait_open(deadline - time.monotonic()):
-                next(self._entered)
+                self.inside += 1
                 return False
             if self.try_enter():
                 return True
@@ -98,9 +100,17 @@ class AsyncGate(Counters):
 
     def leave(self) -> None:
         """Count a request out."""
-        next(self._left)
+        self.inside -= 1
         if self.closed:
             self._left_while_closed.set()
+
+    def notify_left(self) -> None:
+        """A request left while the gate was closed (after ``inside -= 1``): wake the drain."""
+        self._left_while_closed.set()
+
+    def in_flight(self) -> int:
+        """How many counted requests are inside now."""
+        return self.inside
 
     # -- reload side (worker thread) ------------------------------------------------
     def close(self) -> None:
@@ -119,7 +129,7 @@ class AsyncGate(Counters):
         deadline = time.monotonic() + timeout
         while True:
             self._left_while_closed.clear()
-            inside = self._inside()
+            inside = self.inside
             if inside <= 0:
                 return 0
             remaining = deadline - time.monotonic()

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from ..core.config import Config
@@ -63,6 +64,79 @@ def _log_late_failure(future: concurrent.futures.Future[None]) -> None:
         logger.error("hotwsgi: %s; serving without it", future.exception())
 
 
+class _Short:
+    """What a plain HTTP request reads on the short path (see :func:`_short_path`)."""
+
+    __slots__ = ("dev", "gate", "gen", "on")
+
+    def __init__(self, gate: AsyncGate, gen: Generation) -> None:
+        self.gate = gate
+        self.gen = gen  # the generation now serving
+        self.dev: DevFeatures | None = None
+        self.on = False  # reloading on, no exempt(), and the server's loop known (from its first request)
+
+
+def _short_path(short: _Short) -> Callable[[Any, Scope, Receive, Send], Coroutine[Any, Any, None]]:
+    """The ``__call__`` of one middleware: a plain HTTP request inline, anything else through ``_serve()``.
+
+    This is the per-request cost of reloading, so it runs as few bytecodes as it can
+    (each one counts at this scale). Everything else (reloading off, websockets,
+    lifespan, exempt requests, held ones, the dev routes, a lifespan to start first)
+    is ``_serve()``'s, which does the same bookkeeping the general way.
+    """
+
+    async def __call__(self: ASGIHotReloadMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not short.on:
+            return await self._serve(scope, receive, send)
+        dev = short.dev
+        if dev.active or "/__hotwsgi__/" in scope["path"]:  # type: ignore[union-attr]  # set while on
+            return await self._serve(scope, receive, send)
+        gate = short.gate
+        gate.inside += 1  # AsyncGate.try_enter() inlined
+        if gate.closed:
+            gate.leave()
+            return await self._serve(scope, receive, send)
+        gen = short.gen
+        if not gen.ready:
+            gate.leave()
+            return await self._serve(scope, receive, send)
+        gen.active += 1
+        conn = Connection()  # Connection.open() inlined
+        conn.gen = gen
+        conn.gate = gate
+        conn.task = None
+        conn.last = None
+        conn._receive = receive
+        conn._send = send
+        try:
+            if not (gen.server_state and "state" in scope):  # the server copied it already
+                scope["state"] = gen.lifespan.state.copy()
+            app = gen.app  # a call on an attribute that is no method is never specialised
+            await app(scope, conn, conn.send)
+        except asyncio.CancelledError:
+            if not conn.cancelled:
+                raise
+            uncancel = getattr(asyncio.current_task(), "uncancel", None)
+            if uncancel is not None:
+                uncancel()
+        except Exception:
+            if not conn.ended:
+                raise
+            # The app noticed the disconnect a reload caused; that is no error.
+        finally:
+            if conn.task is None:  # Connection.leave() inlined: it never streamed, so it still counts
+                gate.inside -= 1
+                if gate.closed:
+                    gate.notify_left()
+                gen.active -= 1
+                if gen.idle is not None:
+                    gen.left()
+            else:
+                conn.leave()
+
+    return __call__
+
+
 class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
     """The ASGI flavour; ``HotReloadMiddleware(app)`` returns one for an ASGI app.
 
@@ -85,9 +159,21 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
 
     def _setup(self, app: Any, config: Config) -> None:
         # Before the reloader thread starts, which may call the Host methods below at once.
-        super()._setup(app, config)
         self._agate = AsyncGate()
-        self._gen = Generation(app, 0)
+        self._short = _Short(self._agate, Generation(app, 0))
+        # Every middleware has a class of its own, whose __call__ is a closure over its
+        # _Short: a plain request then reads its state from slots, never from self,
+        # whose attributes the class's __getattr__ (the transparent wrapper) keeps
+        # CPython from specialising: self.__dict__ alone costs 400 instructions.
+        # Not the pass-through's (a partial, adapters.passthrough): a Python __call__ on its
+        # class would put a frame of ours back into every call of the app.
+        cls = type(self)
+        if not issubclass(cls, functools.partial):
+            namespace = {"__slots__": (), "__call__": _short_path(self._short)}
+            for name in ("__module__", "__qualname__", "__doc__"):
+                namespace[name] = getattr(cls, name)
+            self.__class__ = type(cls.__name__, (cls,), namespace)
+        super()._setup(app, config)
         self._next: Generation | None = None
         self._swapped: Generation | None = None
         self._retiring: set[Generation] = set()
@@ -120,8 +206,29 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
 
     # -- serving -------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        own = self.__dict__  # not self.x: see WSGIHotReloadMiddleware.__call__
-        if not own["enabled"]:
+        # Each middleware's own class (see _setup) overrides this with _short_path().
+        await self._serve(scope, receive, send)
+
+    @property
+    def _gen(self) -> Generation:
+        """The generation now serving (kept where the short path reads it)."""
+        return self._short.gen
+
+    @_gen.setter
+    def _gen(self, gen: Generation) -> None:
+        self._short.gen = gen
+
+    @property
+    def _dev(self) -> DevFeatures | None:
+        return self._short.dev
+
+    @_dev.setter
+    def _dev(self, dev: DevFeatures | None) -> None:
+        self._short.dev = dev
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve any scope (the general case of :meth:`__call__`)."""
+        if not self.enabled:
             return await self.app(scope, receive, send)  # type: ignore[no-any-return]
         kind = scope["type"]
         if kind == "http":
@@ -132,36 +239,33 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
             return await self._serve_lifespan(scope, receive, send)
         else:
             return await self.app(scope, receive, send)  # type: ignore[no-any-return]
-        if own["_loop"] is None:
+        if self._loop is None:
             self._remember_loop()
-        dev: DevFeatures | None = own.get("_dev")
+        dev = self._dev
         if dev is not None and not websocket and (dev.active or "/__hotwsgi__/" in scope.get("path", "")):
             if scope.get(DEV_MARK) is not dev:  # not yet: it calls us again for the app
                 return await dev.asgi(scope, receive, send, self)
-        gate = own["_agate"]
-        config = own["_config"]
+        gate = self._agate
+        config = self._config
         counted = not websocket and not (config.exempt is not None and config.exempt(scope))
         if counted:
-            # AsyncGate.try_enter() inlined: this is the per-request cost of reloading.
-            next(gate._entered)
-            if gate.closed:
-                gate.leave()
-                if not await gate.enter(config.hold_timeout):
-                    logger.warning(
-                        "hotwsgi: a request waited hold_timeout=%ss for a reload; serving it now", config.hold_timeout
-                    )
+            if not await gate.enter(config.hold_timeout):
+                logger.warning(
+                    "hotwsgi: a request waited hold_timeout=%ss for a reload; serving it now", config.hold_timeout
+                )
         elif gate.closed:
             await gate.wait_open(config.hold_timeout)
-        gen = own["_gen"]
+        gen = self._gen
         gen.active += 1
-        conn = Connection(gen, gate if counted else None, receive, send)
+        conn = Connection.open(gen, gate if counted else None, receive, send)
         if websocket:
             conn.as_websocket()
         try:
-            if gen.lifespan.status in ("new", "starting"):
+            if not gen.ready:
                 await self._lazy_start(gen)  # or wait for the start under way
-            scope["state"] = gen.lifespan.state.copy()
-            await gen.app(scope, conn.receive, conn.send)
+            if not (gen.server_state and "state" in scope):  # the server copied it already
+                scope["state"] = gen.lifespan.state.copy()
+            await gen.app(scope, conn, conn.send)
         except asyncio.CancelledError:
             if not conn.cancelled:
                 raise
@@ -197,6 +301,11 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
     def _remember_loop(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
+        self._short.on = self.enabled and self._dev is not None and self._config.exempt is None
+
+    def _turn_off(self, why: str) -> None:
+        self._short.on = False
+        super()._turn_off(why)
 
     def _on_loop_thread(self) -> bool:
         return self._loop_thread is not None and self._loop_thread == threading.get_ident()
@@ -207,7 +316,10 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
             # generation was already replaced: then it never starts at all.
             if gen.lifespan.status == "new" and not gen.retired:
                 self._lifespan_used = True
-                await gen.lifespan.startup(strict=strict)
+                try:
+                    await gen.lifespan.startup(strict=strict)
+                finally:
+                    gen.ready = gen.lifespan.status not in ("new", "starting")
 
     async def _lazy_start(self, gen: Generation) -> None:
         """The server did not run lifespan (or the reload could not): the first request does."""
@@ -229,6 +341,7 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
             # ones start from what the server (or an outer middleware) put there.
             self._base_state = dict(server_state)
             self._gen.lifespan.state = server_state
+            self._gen.server_state = True
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":

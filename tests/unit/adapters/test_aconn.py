@@ -61,7 +61,7 @@ class Setup:
     def connect(self, client: Client, *, websocket: bool = False) -> Connection:
         assert self.gate.try_enter()
         self.gen.active += 1
-        conn = Connection(self.gen, self.gate, client.receive, client.send)
+        conn = Connection.open(self.gen, self.gate, client.receive, client.send)
         return conn.as_websocket() if websocket else conn
 
 
@@ -249,7 +249,7 @@ def test_end_while_the_app_is_sending_closes_when_that_send_returns() -> None:
 
         setup.gate.try_enter()
         setup.gen.active += 1
-        conn = Connection(setup.gen, setup.gate, Client().receive, send)
+        conn = Connection.open(setup.gen, setup.gate, Client().receive, send)
         await conn.send(SSE_START)
         await conn.send(chunk(b"fast"))
         sending = asyncio.ensure_future(conn.send(chunk(b"slow")))
@@ -288,7 +288,7 @@ def test_a_client_that_is_gone_does_not_fail_the_close() -> None:
 
         setup.gate.try_enter()
         setup.gen.active += 1
-        conn = Connection(setup.gen, setup.gate, Client().receive, send).as_websocket()
+        conn = Connection.open(setup.gen, setup.gate, Client().receive, send).as_websocket()
         await conn.send({"type": "websocket.accept"})
         ending = conn.end()
         assert ending is not None
