@@ -9,6 +9,7 @@ import gc
 import inspect
 import textwrap
 import threading
+import traceback
 import weakref
 from types import ModuleType
 from typing import Any
@@ -452,3 +453,23 @@ def test_instances_move_when_many_classes_changed_at_once() -> None:
     assert type(instances[0]) is fresh.C0 and type(instances[1]) is fresh.C59
     # The walk meets every suspended generator of the process: none of them runs this code.
     assert not [name for name in report.not_followed if name.endswith("(running)")], report
+
+
+def test_a_traceback_through_an_old_function_says_it_forwards(project: Project) -> None:
+    # What the user reads when an error passes through a held old function: the
+    # trampoline's frame shows hotwsgi's note line, then the new code's own frame.
+    project.write("models.py", models("v1"))
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    REGISTRY["shout"] = project.module("models").shout
+    project.write("models.py", models("v2").replace("return PREFIX +", "raise ValueError('v2 broke') #"))
+    reload(mw, project, "models.py")
+
+    with pytest.raises(ValueError, match="v2 broke") as caught:
+        REGISTRY["shout"]("a")
+    lines = traceback.format_exception(caught.value)
+    text = "".join(lines)
+    assert follow_module._FORWARD_NOTE in text, text
+    forward = next(line for line in lines if "hotwsgi" in line and "follow.py" in line)
+    assert ", in shout\n" in forward  # named after the function it stands for
+    assert "raise ValueError('v2 broke')" in text  # and the new code's frame follows it

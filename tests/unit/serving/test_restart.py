@@ -237,3 +237,26 @@ def test_wait_idle_waits_for_the_last_request_with_a_timeout_under_a_second() ->
     left = [1]
     threading.Timer(0.05, lambda: left.clear()).start()
     assert 0 == wait_idle(lambda: len(left), timeout=0.9)
+
+
+def test_the_adopted_socket_is_not_inherited_by_what_the_app_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The exec hands the socket over inheritable; once adopted, a process the app starts
+    # (os.system, subprocess with close_fds=False) must not hold the server's port open.
+    import subprocess
+
+    from hotwsgi.serving.servers._socket import bind_socket
+
+    handed = socket.socket()
+    handed.bind(("127.0.0.1", 0))
+    handed.listen()
+    handed.set_inheritable(True)
+    fd = handed.detach()
+    monkeypatch.setenv(LISTEN_FD_ENV, str(fd))
+    sock = bind_socket("127.0.0.1", 0)
+    try:
+        assert sock.fileno() == fd  # adopted, not bound again
+        probe = f"import os, sys\ntry:\n    os.fstat({fd})\nexcept OSError:\n    sys.exit(3)\n"
+        child = subprocess.run([sys.executable, "-c", probe], close_fds=False, check=False)
+        assert child.returncode == 3, "the child process inherited the listening socket"
+    finally:
+        sock.close()
