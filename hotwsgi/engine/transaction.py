@@ -15,6 +15,7 @@ import importlib.util
 import os
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable, Collection, Iterable, Sequence
 from importlib.machinery import ModuleSpec, SourceFileLoader
@@ -69,6 +70,45 @@ def _read(path: str) -> bytes:
         os.close(fd)
 
 
+#: How long an emptied file whose module had code may take to get its new bytes.
+WRITE_GRACE = 0.1
+
+
+def _had_code(old: ModuleType | None) -> bool:
+    """``old`` defined something of its own: it did not come from an empty file."""
+    if old is None:
+        return False
+    prefix = old.__name__ + "."
+    for name, value in vars(old).items():
+        if name.startswith("__") and name.endswith("__"):
+            continue
+        if isinstance(value, ModuleType) and value.__name__.startswith(prefix):
+            continue  # a submodule, set on its package by the import system
+        return True
+    return False
+
+
+def _wait_written(path: str) -> bytes:
+    """The bytes of a file found empty while its module had code.
+
+    A save in place (``open(path, "w")``, as vim with ``backupcopy=yes``, formatters
+    and many scripts write) first truncates the file, then writes it: a reload that
+    reads in between would run an empty module, and the app would answer errors
+    (names gone) until the next event. So wait up to :data:`WRITE_GRACE` for the
+    bytes; a file that stays empty was emptied on purpose.
+    """
+    deadline = time.monotonic() + WRITE_GRACE
+    while time.monotonic() < deadline:
+        time.sleep(0.002)
+        try:
+            data = _read(path)
+        except OSError:
+            return b""
+        if data:
+            return data
+    return b""
+
+
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
@@ -121,6 +161,8 @@ class _FreshLoader:
         data = tx.read_ahead.pop(module.__name__, None)
         if data is None:
             data = _read(spec.origin) if type(inner) is SourceFileLoader else inner.get_data(spec.origin)
+        if not data and _had_code(tx.old.get(module.__name__)):
+            data = _wait_written(spec.origin)
         code = _code_for(inner, data, spec.origin)
         tx.sources[module.__name__] = (real_path(spec.origin), data)
         if spec.cached and tx.bytecode_may_exist(spec.cached):

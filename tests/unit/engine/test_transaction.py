@@ -665,3 +665,37 @@ def test_a_failed_reload_leaves_a_package_attribute_that_shadows_its_submodule(p
     assert result is not None and not result.ok
     assert callable(package.word) and package.word() == "one"
     assert call(mw)[1] == "one"
+
+
+def test_a_reload_that_reads_a_file_between_truncation_and_write_runs_the_written_code(project: Project) -> None:
+    # A save in place truncates the file, then writes it. A reload that starts in
+    # between must not run the empty module (the app lost its names and answered
+    # errors until the next event): it waits for the bytes.
+    project.write("views.py", "def index():\n    return 'v1'\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    assert call(mw) == ("200 OK", "v1")
+
+    path = project.path("views.py")
+    with open(path, "w", encoding="utf-8") as saving:
+        results: list[object] = []
+        reloading = threading.Thread(target=lambda: results.append(mw.reload([path])))
+        reloading.start()
+        time.sleep(0.03)  # the reload reads the empty file meanwhile
+        saving.write("def index():\n    return 'v2'\n")
+    reloading.join(10)
+
+    assert results and getattr(results[0], "ok", False), results
+    assert call(mw) == ("200 OK", "v2")
+
+
+def test_a_file_emptied_on_purpose_is_run_empty(project: Project) -> None:
+    project.write("helpers.py", "X = 1\n")
+    project.write("views.py", "from . import helpers\ndef index():\n    return 'v%s' % getattr(helpers, 'X', 0)\n")
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    assert call(mw) == ("200 OK", "v1")
+    project.write("helpers.py", "")
+    result = mw.reload([project.path("helpers.py")])
+    assert result is not None and result.ok, result
+    assert call(mw) == ("200 OK", "v0")
