@@ -83,6 +83,7 @@ TESTS[watch]="tests/unit/engine/test_watch.py
     tests/integration/test_bad_input.py::test_permission_denied_then_fixed
     tests/integration/test_bad_input.py::test_symlink_loop_under_the_root"
 FOLLOW_TESTS="tests/unit/engine/test_follow.py tests/integration/werkzeug/test_follow.py
+    tests/unit/engine/test_transaction.py::test_the_old_generation_is_collected_soon_after_the_reload
     tests/integration/asgi/test_follow.py"
 FILE[follow]=hotwsgi/engine/follow.py
 TESTS[follow]="$FOLLOW_TESTS"

@@ -473,3 +473,15 @@ def test_a_traceback_through_an_old_function_says_it_forwards(project: Project) 
     forward = next(line for line in lines if "hotwsgi" in line and "follow.py" in line)
     assert ", in shout\n" in forward  # named after the function it stands for
     assert "raise ValueError('v2 broke')" in text  # and the new code's frame follows it
+
+
+def test_a_removed_class_does_not_stop_the_classes_after_it_from_following(project: Project) -> None:
+    gone = "class Removed:\n    pass\n\n"
+    project.write("models.py", gone + models("v1"))
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    REGISTRY["kept"] = project.module("models").Greeter("ann")
+    project.write("models.py", models("v2"))
+    reload(mw, project, "models.py")
+    assert REGISTRY["kept"].greet() == "v2 ann"
+    assert isinstance(REGISTRY["kept"], project.module("models").Greeter)  # moved, not only forwarded
