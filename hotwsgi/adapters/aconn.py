@@ -124,6 +124,22 @@ class Connection:
         self.task = asyncio.current_task()
         self.gen.conns.add(self)
 
+    def excuses(self, error: BaseException) -> bool:
+        """Whether the app's ``error`` came from this connection's end by a reload, not a fault.
+
+        A reload cancels an old stream's task after its grace (the task is uncancelled
+        again, so the server's own cancellation still works), and an app that notices
+        the disconnect a reload caused may raise: neither is an error of the app.
+        """
+        if isinstance(error, asyncio.CancelledError):
+            if not self.cancelled:
+                return False
+            uncancel = getattr(asyncio.current_task(), "uncancel", None)
+            if uncancel is not None:
+                uncancel()
+            return True
+        return isinstance(error, Exception) and self.ended
+
     def leave(self) -> None:
         """The request or websocket ended (once, for every connection)."""
         gate = self.gate

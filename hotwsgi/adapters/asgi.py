@@ -113,16 +113,9 @@ def _short_path(short: _Short) -> Callable[[Any, Scope, Receive, Send], Coroutin
                 scope["state"] = gen.lifespan.state.copy()
             app = gen.app  # a call on an attribute that is no method is never specialised
             await app(scope, conn, conn.send)
-        except asyncio.CancelledError:
-            if not conn.cancelled:
+        except BaseException as error:
+            if not conn.excuses(error):
                 raise
-            uncancel = getattr(asyncio.current_task(), "uncancel", None)
-            if uncancel is not None:
-                uncancel()
-        except Exception:
-            if not conn.ended:
-                raise
-            # The app noticed the disconnect a reload caused; that is no error.
         finally:
             if conn.task is None:  # Connection.leave() inlined: it never streamed, so it still counts
                 gate.inside -= 1
@@ -266,16 +259,9 @@ class ASGIHotReloadMiddleware(HotReloadMiddleware, interface="asgi"):
             if not (gen.server_state and "state" in scope):  # the server copied it already
                 scope["state"] = gen.lifespan.state.copy()
             await gen.app(scope, conn, conn.send)
-        except asyncio.CancelledError:
-            if not conn.cancelled:
+        except BaseException as error:
+            if not conn.excuses(error):
                 raise
-            uncancel = getattr(asyncio.current_task(), "uncancel", None)
-            if uncancel is not None:
-                uncancel()
-        except Exception:
-            if not conn.ended:
-                raise
-            # The app noticed the disconnect a reload caused; that is no error.
         finally:
             conn.leave()
 
