@@ -16,7 +16,15 @@ When a batch goes to the reloader (the adaptive window):
   ``reset`` writing the work tree), nothing is handed over: a checkout that
   touches 100 files makes one reload.
 
-File events come through watchfiles' public :func:`watchfiles.watch`. Where
+File events come from watchfiles' Rust notifier, run in a process of its own
+(``_notifier.py``): in the server's process its loop would take the GIL back
+every ``STEP_MS`` to look for a stop, and the serving thread would wait for it
+a thousand times a second. The watcher's thread instead blocks on the pipe the
+notifier writes its batches to, and wakes only for a batch (or, while changes
+are held, every ``TICK_MS``). Where no such process can start (the interpreter
+is embedded, so ``sys.executable`` is not Python; not POSIX) the notifier runs
+in the watcher's thread through watchfiles' public :func:`watchfiles.watch`,
+as before. Where
 they cannot work (the inotify watch limit is used up, a root on a network share
 or a WSL/VM mount that never sends them) the watcher polls instead, saying so
 in one log line; ``poll=True`` forces polling. The polling is our own, not
@@ -27,14 +35,16 @@ first few hundred milliseconds after it started.
 
 from __future__ import annotations
 
+import builtins
 import fnmatch
 import logging
 import os
+import select
+import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
-
-import watchfiles
 
 from ..core.config import reload_env_poll
 from .escalate import restarts_process
@@ -49,6 +59,8 @@ logger = logging.getLogger("hotwsgi")
 #: continuous stream of events for longer than DEBOUNCE_MS.
 STEP_MS = 1
 TICK_MS = 20
+#: How often the notifier process looks whether the server is still there.
+NOTIFIER_TICK_MS = 100
 DEBOUNCE_MS = 200
 #: A change with no other change for this long before it is handed over at once.
 QUIET_S = 0.25
@@ -67,6 +79,9 @@ GIT_EVENT_WAIT_S = 1.0
 ARM_TIMEOUT_S = 10.0
 #: Polling: how often the watched folders are scanned (WATCHFILES_POLL_DELAY_MS too).
 POLL_S = 0.3
+
+#: The notifier's kinds of change (watchfiles.Change).
+ADDED, MODIFIED, DELETED = 1, 2, 3
 
 #: File systems whose changes made elsewhere raise no inotify event: polled.
 POLLED_FILE_SYSTEMS = frozenset(
@@ -117,6 +132,125 @@ class PathFilter:
         ):
             return False
         return not is_in_virtualenv(os.path.dirname(path))
+
+
+class _NotifierProcess:
+    """The notifier process (``_notifier.py``) and the reading end of its records."""
+
+    def __init__(self, roots: list[str], ignore_denied: bool) -> None:
+        found = _interpreter()
+        assert found is not None
+        executable, extension = found
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_notifier.py")
+        argv = [executable, "-I", "-S", script, extension, str(DEBOUNCE_MS), str(STEP_MS), str(NOTIFIER_TICK_MS)]
+        argv += ["1" if ignore_denied else "0", *roots]
+        child_in, self._stdin = os.pipe()
+        self._stdout, child_out = os.pipe()
+        try:
+            # Both pipes close on exec on our side: an exec'ing restart ends the notifier.
+            actions = [(os.POSIX_SPAWN_DUP2, child_in, 0), (os.POSIX_SPAWN_DUP2, child_out, 1)]
+            self.pid = os.posix_spawn(executable, argv, os.environ, file_actions=actions)
+        except BaseException:
+            os.close(self._stdin)
+            os.close(self._stdout)
+            raise
+        finally:
+            os.close(child_in)
+            os.close(child_out)
+        self.armed = False
+        self._rest = b""
+        self._status: int | None = None
+        _notifiers.add(self)
+
+    def read(self, timeout: float | None) -> list[bytes] | None:
+        """The whole records that came within ``timeout`` s (maybe none); None once the process ended."""
+        if not select.select([self._stdout], [], [], timeout)[0]:
+            return []
+        chunk = os.read(self._stdout, 1 << 16)
+        if not chunk:
+            return None
+        *records, self._rest = (self._rest + chunk).split(b"\0")
+        return records
+
+    def end(self) -> None:
+        """Ask the process to end (from any thread): it exits, and its pipe reads as ended."""
+        if self._status is None:
+            try:
+                os.kill(self.pid, 15)
+            except OSError:
+                pass
+
+    def status(self) -> int | None:
+        """Its exit status, once it has ended (waits for it)."""
+        if self._status is None:
+            try:
+                self._status = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+            except ChildProcessError:  # reaped by someone else (a server's SIGCHLD handler)
+                self._status = -1
+        return self._status
+
+    def close(self) -> None:
+        self.end()
+        self.status()
+        _notifiers.discard(self)
+        for fd in (self._stdin, self._stdout):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def forget(self) -> None:
+        """In a forked child: let go of the parent's notifier without ending it."""
+        self._status = -1
+        for fd in (self._stdin, self._stdout):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+_notifiers: weakref.WeakSet[_NotifierProcess] = weakref.WeakSet()
+_found_interpreter: list[tuple[str, str] | None] = []
+
+
+def _forget_notifiers() -> None:
+    # A forked child holding the pipes would keep the parent's notifier alive after the parent.
+    for notifier in list(_notifiers):
+        notifier.forget()
+    _notifiers.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_notifiers)
+
+
+def _interpreter() -> tuple[str, str] | None:
+    """(Python interpreter, watchfiles' Rust extension) for a notifier process, or None.
+
+    None where ``sys.executable`` is not a Python interpreter (uWSGI, mod_wsgi
+    and other embeddings set it to their own program), where there is no
+    ``posix_spawn``, or where watchfiles' extension is not found.
+    """
+    if not _found_interpreter:
+        _found_interpreter.append(_find_interpreter())
+    return _found_interpreter[0]
+
+
+def _find_interpreter() -> tuple[str, str] | None:
+    import importlib.machinery
+    import importlib.util
+
+    executable = sys.executable
+    name = os.path.basename(executable).lower()
+    if not executable or not name.startswith(("python", "pypy")) or not hasattr(os, "posix_spawn"):
+        return None
+    spec = importlib.util.find_spec("watchfiles")  # finds the package without importing it
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = os.path.join(folder, "_rust_notify" + suffix)
+            if os.path.isfile(path):
+                return executable, path
+    return None
 
 
 class _Armed:
@@ -213,9 +347,9 @@ class Watcher:
         # the index), for the repositories inside a watched root. Events come in order,
         # so once the release is seen, so are the files git wrote before it.
         inside = [g for g in git_dirs if any(g.startswith(os.path.join(r, "")) for r in self.roots)]
-        self._git_taken = {(int(watchfiles.Change.added), os.path.join(g, "index.lock")) for g in inside}
-        self._git_released = {(int(watchfiles.Change.deleted), os.path.join(g, "index.lock")) for g in inside}
-        self._git_released |= {(int(c), os.path.join(g, "index")) for g in inside for c in (1, 2)}
+        self._git_taken = {(ADDED, os.path.join(g, "index.lock")) for g in inside}
+        self._git_released = {(DELETED, os.path.join(g, "index.lock")) for g in inside}
+        self._git_released |= {(c, os.path.join(g, "index")) for g in inside for c in (ADDED, MODIFIED)}
         self._git_writing = False  # the lock was taken and its release not seen yet
         self._git_seen_release = False
         self._lock_gone_at: float | None = None
@@ -226,6 +360,11 @@ class Watcher:
         self._window = WINDOW_S
         self._after_git = False
         self._armed = _Armed(self._stop)
+        self._notifier: _NotifierProcess | None = None
+        self._notifier_lock = threading.Lock()
+        self._lost_since: float | None = None  # when a notifier process ended unasked
+        #: The notifier runs in the watcher's thread: no process of its own can start here.
+        self.in_thread = _interpreter() is None
         self._thread = threading.Thread(target=self._run, name="hotwsgi-watcher", daemon=True)
         self._thread.start()
         if wait:
@@ -320,6 +459,99 @@ class Watcher:
             self._stop.wait(0.25)
 
     def _watch_until_a_root_goes(self) -> None:
+        if not self.in_thread:
+            why = self._watch_in_process()
+            if why is None:
+                return
+            logger.debug("hotwsgi: the notifier process could not start (%s); watching in this process", why)
+            self.in_thread = True
+        self._watch_in_thread()
+
+    def _watch_in_process(self) -> str | None:
+        """Watch through a notifier process until a root goes; the reason when none can start here."""
+        with self._notifier_lock:
+            if self._stop.is_set():
+                return None
+            try:
+                notifier = self._notifier = _NotifierProcess(self.roots, self._ignore_denied)
+            except OSError as exc:  # the interpreter is gone, no more processes...
+                return str(exc)
+        try:
+            raw: set[tuple[int, str]] = set()
+            while not self._stop.is_set():
+                records = notifier.read(TICK_MS / 1000 if self._held else None)
+                if records is None:  # the process ended without saying why
+                    if self._stop.is_set():
+                        return None
+                    if not notifier.armed:
+                        return f"it exited with status {notifier.status()}"
+                    self._lost_since = time.time()
+                    raise RuntimeError(f"the notifier process ended (exit status {notifier.status()})")
+                for record in records:
+                    if record == b"end":
+                        batch, raw = raw, set()
+                        if self._batch(batch):
+                            return None
+                    elif record[:1].isdigit():
+                        raw.add((record[0] - 48, os.fsdecode(record[1:])))
+                    elif record == b"armed":
+                        notifier.armed = True
+                        self._armed.armed.set()
+                        self._catch_up()
+                    elif record == b"gone":
+                        return None
+                    else:  # error:<class>\t<message> or cannot:<class>\t<message>; then it exits
+                        kind, _, rest = record.decode(errors="replace").partition(":")
+                        name, _, text = rest.partition("\t")
+                        cls = getattr(builtins, name, None)
+                        if kind == "error" and isinstance(cls, type) and issubclass(cls, OSError):
+                            raise cls(text)  # as the notifier raised it: a root gone, the watch limit...
+                        if kind != "error" or not notifier.armed:
+                            return f"{name}: {text}"
+                        self._lost_since = time.time()
+                        raise RuntimeError(f"{name}: {text}")
+                if self._held:
+                    self._maybe_hand_over(time.monotonic())
+            return None
+        finally:
+            with self._notifier_lock:
+                self._notifier = None
+            notifier.close()
+
+    def _catch_up(self) -> None:
+        """Once a notifier is armed again after one ended: hand over what changed meanwhile.
+
+        Nothing saw those saves; a file's inode change time says which files they were.
+        """
+        if self._lost_since is None:
+            return
+        since, self._lost_since = self._lost_since - 1.0, None  # a margin for coarse timestamps
+        changed = set()
+        for path in self._files():
+            try:
+                if os.stat(path).st_ctime >= since:
+                    changed.add(path)
+            except OSError:
+                continue
+        self._arrived(changed, time.monotonic(), hold=True)
+
+    def _batch(self, raw: set[tuple[int, str]]) -> bool:
+        """Take one batch of the notifier's events (maybe none); True when a root went away."""
+        now = time.monotonic()
+        if raw and self._git_taken:
+            if not raw.isdisjoint(self._git_released):
+                self._git_writing, self._git_seen_release, self._lock_gone_at = False, True, None
+            elif not raw.isdisjoint(self._git_taken):
+                self._git_writing = True
+        if raw:
+            self._arrived(self._paths(raw), now)
+        if self._held:
+            self._maybe_hand_over(now)
+        return any(not os.path.isdir(r) for r in self.roots)
+
+    def _watch_in_thread(self) -> None:
+        import watchfiles
+
         changes = watchfiles.watch(
             *self.roots,
             watch_filter=None,
@@ -338,17 +570,7 @@ class Watcher:
             for raw in changes:
                 if not armed.is_set():  # in case watchfiles stops asking stop_event every step
                     armed.set()
-                now = time.monotonic()
-                if raw and self._git_taken:
-                    if not raw.isdisjoint(self._git_released):
-                        self._git_writing, self._git_seen_release, self._lock_gone_at = False, True, None
-                    elif not raw.isdisjoint(self._git_taken):
-                        self._git_writing = True
-                if raw:
-                    self._arrived(self._paths(raw), now)
-                if self._held:
-                    self._maybe_hand_over(now)
-                if any(not os.path.isdir(r) for r in self.roots):
+                if self._batch({(int(change), path) for change, path in raw}):
                     return
         finally:
             changes.close()
@@ -399,7 +621,7 @@ class Watcher:
                         found[path] = (st.st_mtime_ns, st.st_size, st.st_ino)
         return found
 
-    def _paths(self, raw: set[tuple[watchfiles.Change, str]]) -> set[str]:
+    def _paths(self, raw: set[tuple[int, str]]) -> set[str]:
         paths: set[str] = set()
         for _, raw_path in raw:
             path = os.path.realpath(raw_path)
@@ -496,6 +718,9 @@ class Watcher:
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
+        with self._notifier_lock:
+            if self._notifier is not None:
+                self._notifier.end()  # wakes the thread: its read sees the end of the pipe
         if self._thread is not threading.current_thread():
             self._thread.join(timeout)
 

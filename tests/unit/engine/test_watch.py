@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hotwsgi.core.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
+from hotwsgi.engine import watch
 from hotwsgi.engine.watch import PathFilter, Watcher, file_system_of, watch_early
 from tests.helpers.inprocess import Project, call
 from tests.helpers.util import wait_for, write_file
@@ -239,3 +242,133 @@ def test_the_file_system_of_a_path_is_that_of_its_longest_mount_point() -> None:
 def test_the_file_system_of_a_path_under_a_nested_mount_is_found() -> None:
     # /proc is mounted under /: the longer mount point wins.
     assert file_system_of("/proc/self") == "proc"
+
+
+# -- the notifier process ------------------------------------------------------------
+
+
+def _switches(tid: int) -> int:
+    """How often the thread ``tid`` of this process was switched out so far."""
+    with open(f"/proc/self/task/{tid}/status", encoding="ascii") as f:
+        return sum(int(line.split()[1]) for line in f if line.endswith("ctxt_switches:\t" + line.split("\t")[-1]))
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _saves_are_seen(root: Path, watcher: Watcher, batches: list[set[str]], name: str) -> None:
+    write_file(root / name, "x = 1\n")
+    wait_for(lambda: any(str(root / name) in b for b in batches), what=f"the save of {name}")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_the_watchers_thread_sleeps_while_nothing_changes(tmp_path: Path) -> None:
+    # The notifier runs in a process of its own: in ours, its loop would take the
+    # GIL back every millisecond, a thousand thread switches a second, each one
+    # a wait for the server's serving thread.
+    root = tmp_path.resolve()
+    batches: list[set[str]] = []
+    watcher = Watcher([str(root)], _filter(root), batches.append)
+    try:
+        _saves_are_seen(root, watcher, batches, "a.py")
+        tid = watcher._thread.native_id
+        assert tid is not None
+        before = _switches(tid)
+        time.sleep(0.5)  # a window to count in, not a speed: in-process it is about 500
+        assert _switches(tid) - before < 10
+        _saves_are_seen(root, watcher, batches, "b.py")
+        assert watcher._notifier is not None and _running(watcher._notifier.pid)
+    finally:
+        watcher.stop()
+    assert not watcher.alive
+
+
+def test_a_notifier_process_that_dies_is_replaced_and_the_saves_meanwhile_are_seen(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    batches: list[set[str]] = []
+    watcher = Watcher([str(root)], _filter(root), batches.append)
+    try:
+        first = watcher._notifier
+        assert first is not None
+        os.kill(first.pid, signal.SIGKILL)  # the OOM killer, say
+        write_file(root / "meanwhile.py", "x = 1\n")  # nobody is watching
+        wait_for(lambda: any(str(root / "meanwhile.py") in b for b in batches), what="the save made meanwhile")
+        assert watcher._notifier is not None and watcher._notifier.pid != first.pid
+        _saves_are_seen(root, watcher, batches, "after.py")
+    finally:
+        watcher.stop()
+
+
+def test_without_a_python_to_run_the_notifier_in_the_watcher_notifies_in_its_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uWSGI and mod_wsgi embed Python: sys.executable is their own program, which
+    # must never be started with the notifier's arguments.
+    started = tmp_path / "uwsgi-started"
+    uwsgi = tmp_path / "bin" / "uwsgi"
+    write_file(uwsgi, f"#!/bin/sh\ntouch {started}\n")
+    uwsgi.chmod(0o755)
+    monkeypatch.setattr(watch, "_found_interpreter", [])
+    monkeypatch.setattr(sys, "executable", str(uwsgi))
+    root = (tmp_path / "app").resolve()
+    root.mkdir()
+    batches: list[set[str]] = []
+    watcher = Watcher([str(root)], _filter(root), batches.append)
+    try:
+        _saves_are_seen(root, watcher, batches, "a.py")
+        assert watcher.in_thread and watcher._notifier is None
+    finally:
+        watcher.stop()
+    assert not watcher.alive
+    assert not started.exists(), "the embedding program was started as if it were Python"
+
+
+def test_a_notifier_process_that_cannot_start_leaves_the_watching_to_the_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watch, "_found_interpreter", [(sys.executable, str(tmp_path / "_rust_notify.so"))])
+    root = (tmp_path / "app").resolve()
+    root.mkdir()
+    batches: list[set[str]] = []
+    watcher = Watcher([str(root)], _filter(root), batches.append)
+    try:
+        wait_for(lambda: watcher.in_thread, what="the watcher to notice")
+        _saves_are_seen(root, watcher, batches, "a.py")
+    finally:
+        watcher.stop()
+
+
+_ORPHAN = """
+import os, signal, sys, time
+from hotwsgi.engine.watch import PathFilter, Watcher
+watcher = Watcher([sys.argv[1]], PathFilter([sys.argv[1]], ["*.py"], []), print)
+if os.fork() == 0:  # a forked worker (gunicorn --preload) outliving the server
+    os.close(1), os.close(2)
+    time.sleep(60)
+    os._exit(0)
+print(watcher._notifier.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_the_notifier_process_ends_with_the_server_even_when_a_forked_worker_lives_on(tmp_path: Path) -> None:
+    root = tmp_path.resolve()
+    with open(tmp_path / "stderr", "w") as err:  # the notifier writes there too
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _ORPHAN, str(root)], stdout=subprocess.PIPE, stderr=err, start_new_session=True
+        )
+    assert proc.stdout is not None
+    with proc.stdout:
+        line = proc.stdout.readline()
+    assert proc.wait(30) == -signal.SIGKILL, (tmp_path / "stderr").read_text()
+    notifier = int(line)
+    try:
+        wait_for(lambda: not _running(notifier), what="the notifier to end once the server is gone")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the forked worker
