@@ -77,6 +77,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "tput_rounds": 20,
         "sizes": [20, 200, 2000],
         "scale_reloads": 30,
+        "scale_spaced": 8,
         "memory": [0, 100, 1000],
     },
     "quick": {
@@ -348,7 +349,14 @@ def part_scaling(p: dict[str, Any], python: str) -> dict[str, Any]:
         try:
             rows.append(
                 run_json(
-                    [python, os.path.join(HERE, "scaling.py"), "scale", str(size), str(p["scale_reloads"])],
+                    [
+                        python,
+                        os.path.join(HERE, "scaling.py"),
+                        "scale",
+                        str(size),
+                        str(p["scale_reloads"]),
+                        str(p.get("scale_spaced", 0)),
+                    ],
                     cwd=HERE,
                     timeout=600,
                 )

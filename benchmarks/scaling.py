@@ -1,6 +1,8 @@
 """Parts 5 and 6, in-process, one fresh interpreter per measurement; prints one JSON line.
 
-    python scaling.py scale MODULES RELOADS   reload time of views.py (a leaf) + cold graph build
+    python scaling.py scale MODULES RELOADS [SPACED]
+                                          reload time of views.py (a leaf), back to back and
+                                          SPACED more 1.3 s apart; cold graph build
     python scaling.py memory CHECKPOINTS      RSS and live module objects after N reloads (e.g. 0,100,1000)
     python scaling.py wide DEPENDENTS RELOADS reload time of core.py, imported by DEPENDENTS modules
     python scaling.py startup MODULES ROUNDS  process start to first response, bare app vs wrapped
@@ -74,7 +76,13 @@ def _wait_graph(mw: Any, timeout: float = 120) -> int:
     return want
 
 
-def scale(modules: int, reloads: int) -> dict[str, Any]:
+#: Reloads "at an editing pace" are this far apart: more than the reloader's
+#: COLLECT_DELAY_S, so the delayed collection of each old generation runs in
+#: between, as it does when a person saves, instead of right before the next reload.
+SPACING_S = 1.3
+
+
+def scale(modules: int, reloads: int, spaced: int = 0) -> dict[str, Any]:
     from hotwsgi.engine.graph import ImportGraph
 
     mw, app, root = _load(modules, "bare-wsgi")
@@ -101,6 +109,14 @@ def scale(modules: int, reloads: int) -> dict[str, Any]:
                 raise RuntimeError(f"reload failed: {result and result.error}")
             durations.append(result.duration_ms)
             modules_rerun = list(result.modules)
+        paced = []
+        for i in range(spaced):
+            time.sleep(SPACING_S)
+            appgen.set_version(app["views"], 4 + reloads + i)
+            result = mw.reload([app["views"]])
+            if result is None or not result.ok:
+                raise RuntimeError(f"reload failed: {result and result.error}")
+            paced.append(result.duration_ms)
         return {
             "modules": modules,
             "user_modules": user,
@@ -113,6 +129,8 @@ def scale(modules: int, reloads: int) -> dict[str, Any]:
                 "n": len(durations),
             },
             "reload_wall_ms": statistics.median(walls),
+            "spaced_s": SPACING_S,
+            "reload_spaced_ms": statistics.median(paced) if paced else None,
             "rerun": modules_rerun,
         }
     finally:
@@ -342,7 +360,7 @@ def startup(modules: int, rounds: int) -> dict[str, Any]:
 def main() -> None:
     mode = sys.argv[1]
     if mode == "scale":
-        out = scale(int(sys.argv[2]), int(sys.argv[3]))
+        out = scale(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 0)
     elif mode == "startup":
         out = startup(int(sys.argv[2]), int(sys.argv[3]))
     elif mode == "wide":
