@@ -13,12 +13,18 @@ It imports nothing of hotwsgi nor watchfiles' package (whose import takes about
 ``watchfiles._rust_notify.RustNotify`` (documented as watchfiles' Rust backend).
 
 Arguments: the extension's file, debounce, step and tick in ms, ``1`` to
-ignore permission errors (else ``0``), then the roots. Records on stdout, each
-ended by a NUL byte (no path holds one):
+ignore permission errors (else ``0``), a time in ns (``0`` for none), then the
+roots. Once the notifier watches every root, the files whose inode changed at
+or after that time make a first batch: what changed before the notifier could
+see it (since the server started it, or since the last notifier ended), which
+no event will report. Records on stdout, each ended by a NUL byte (no path
+holds one):
 
 - ``armed``: the notifier watches every root; a save from now on is seen;
 - ``<change><path>``: one event (change 1 added, 2 modified, 3 deleted);
 - ``end``: the events since the last ``end`` make one batch;
+- ``missed``: so do these, the files changed before the notifier watched (their
+  events may follow too);
 - ``gone``: a root is no longer a folder; the process exits;
 - ``cannot:<class><TAB><message>``: the extension would not load; the process exits;
 - ``error:<class><TAB><message>``: the notifier failed; the process exits.
@@ -64,16 +70,16 @@ def _load(path: str) -> type:
 
 class _Armed:
     """The notifier's stop event: its first ``is_set()`` comes from inside the
-    notifier's loop, once every root is watched. It never asks to stop."""
+    notifier's loop, once every root is watched. It never asks to stop. (The
+    loop looks up ``is_set`` once: the method stays, a flag says it has told.)"""
+
+    told = False
 
     def is_set(self) -> bool:
-        _send(b"armed\0")
-        self.is_set = _never  # type: ignore[method-assign]
+        if not self.told:
+            self.told = True
+            _send(b"armed\0")
         return False
-
-
-def _never() -> bool:
-    return False
 
 
 def _parent_gone() -> bool:
@@ -83,8 +89,25 @@ def _parent_gone() -> bool:
         return False
 
 
+def _changed_since(roots: list[str], since_ns: int) -> list[str]:
+    """The files under ``roots`` whose inode changed at or after ``since_ns`` (dot folders,
+    ``__pycache__`` and ``node_modules`` left out; the server filters the rest)."""
+    found = []
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("__pycache__", "node_modules")]
+            for name in files:
+                path = os.path.join(folder, name)
+                try:
+                    if os.stat(path).st_ctime_ns >= since_ns:
+                        found.append(path)
+                except OSError:
+                    continue
+    return found
+
+
 def main(argv: list[str]) -> int:
-    so_path, debounce, step, tick, denied, *roots = argv
+    so_path, debounce, step, tick, denied, since, *roots = argv
     try:
         rust_notify = _load(so_path)
     except BaseException as exc:
@@ -99,6 +122,10 @@ def main(argv: list[str]) -> int:
     armed: _Armed | None = _Armed()
     encode = os.fsencode
     try:
+        if int(since):
+            missed = _changed_since(roots, int(since))
+            if missed:
+                _send(b"".join(b"2%s\0" % encode(path) for path in missed) + b"missed\0")
         while True:
             result = notifier.watch(int(debounce), int(step), int(tick), armed)
             armed = None  # armed by now: the loop needs no call into Python every step

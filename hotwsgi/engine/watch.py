@@ -61,6 +61,12 @@ STEP_MS = 1
 TICK_MS = 20
 #: How often the notifier process looks whether the server is still there.
 NOTIFIER_TICK_MS = 100
+#: Inode change times come from a clock that lags by up to a scheduler tick: a file
+#: changed this long before a notifier could see it is reported by the next one too.
+GAP_MARGIN_S = 0.01
+#: After a notifier process died: the files changed since this long before it last
+#: sent something are reported again (a reload too many beats a save missed).
+LOST_MARGIN_S = 1.0
 DEBOUNCE_MS = 200
 #: A change with no other change for this long before it is handed over at once.
 QUIET_S = 0.25
@@ -137,13 +143,13 @@ class PathFilter:
 class _NotifierProcess:
     """The notifier process (``_notifier.py``) and the reading end of its records."""
 
-    def __init__(self, roots: list[str], ignore_denied: bool) -> None:
+    def __init__(self, roots: list[str], ignore_denied: bool, since: float | None) -> None:
         found = _interpreter()
         assert found is not None
         executable, extension = found
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_notifier.py")
         argv = [executable, "-I", "-S", script, extension, str(DEBOUNCE_MS), str(STEP_MS), str(NOTIFIER_TICK_MS)]
-        argv += ["1" if ignore_denied else "0", *roots]
+        argv += ["1" if ignore_denied else "0", str(0 if since is None else int(since * 1e9)), *roots]
         child_in, self._stdin = os.pipe()
         self._stdout, child_out = os.pipe()
         try:
@@ -362,9 +368,14 @@ class Watcher:
         self._armed = _Armed(self._stop)
         self._notifier: _NotifierProcess | None = None
         self._notifier_lock = threading.Lock()
-        self._lost_since: float | None = None  # when a notifier process ended unasked
+        self._unseen_since: float | None
+        #: Since when changes may have gone unseen: the notifier that starts next reports
+        #: the files changed since then (by their inode change time) once it watches.
+        #: A process notifier starts watching after the constructor returns (its process
+        #: starts in some 20 ms, which start-up need not wait for), so: from now on.
         #: The notifier runs in the watcher's thread: no process of its own can start here.
         self.in_thread = _interpreter() is None
+        self._unseen_since = None if self.in_thread or self.polling else time.time() - GAP_MARGIN_S
         self._thread = threading.Thread(target=self._run, name="hotwsgi-watcher", daemon=True)
         self._thread.start()
         if wait:
@@ -373,9 +384,12 @@ class Watcher:
     def wait_armed(self) -> None:
         """Return once the notifier is armed: a save made after this is seen.
 
-        The constructor waits unless told not to (``wait=False``): arming walks
-        the watched tree in the notifier's own thread, without the GIL, so other
-        start-up work can run meanwhile (see :func:`watch_early`).
+        The constructor waits unless told not to (``wait=False``). A notifier in a
+        process of its own counts as armed once the process is started: it
+        reports what changed before it watched (by inode change time) as its
+        first batch. One in the watcher's thread is armed once it watches; that
+        walks the watched tree in the notifier's own thread, without the GIL, so
+        other start-up work can run meanwhile (see :func:`watch_early`).
         """
         if not self._armed.armed.wait(ARM_TIMEOUT_S) and self._thread.is_alive():
             logger.warning(
@@ -473,31 +487,40 @@ class Watcher:
             if self._stop.is_set():
                 return None
             try:
-                notifier = self._notifier = _NotifierProcess(self.roots, self._ignore_denied)
+                notifier = self._notifier = _NotifierProcess(self.roots, self._ignore_denied, self._unseen_since)
             except OSError as exc:  # the interpreter is gone, no more processes...
                 return str(exc)
+        self._armed.armed.set()  # what changes before it watches, it reports once it does
+        # Should it die, what changed since it last spoke may be unseen (a margin for
+        # a batch it was sending as it died); the next notifier reports those files.
+        heard = time.time() if self._unseen_since is None else self._unseen_since
         try:
             raw: set[tuple[int, str]] = set()
             while not self._stop.is_set():
                 records = notifier.read(TICK_MS / 1000 if self._held else None)
+                if records:
+                    heard = time.time()
                 if records is None:  # the process ended without saying why
                     if self._stop.is_set():
                         return None
-                    if not notifier.armed:
-                        return f"it exited with status {notifier.status()}"
-                    self._lost_since = time.time()
-                    raise RuntimeError(f"the notifier process ended (exit status {notifier.status()})")
+                    status = notifier.status()
+                    if not notifier.armed and status is not None and status >= 0:
+                        return f"it exited with status {status}"  # not Python after all?
+                    self._unseen_since = heard - LOST_MARGIN_S
+                    raise RuntimeError(f"the notifier process ended (exit status {status})")
                 for record in records:
                     if record == b"end":
                         batch, raw = raw, set()
                         if self._batch(batch):
                             return None
+                    elif record == b"missed":  # held: the same files' events may follow
+                        batch, raw = raw, set()
+                        self._arrived(self._paths(batch), time.monotonic(), hold=True)
                     elif record[:1].isdigit():
                         raw.add((record[0] - 48, os.fsdecode(record[1:])))
-                    elif record == b"armed":
+                    elif record == b"armed":  # it has reported what changed before, too
                         notifier.armed = True
-                        self._armed.armed.set()
-                        self._catch_up()
+                        self._unseen_since = None
                     elif record == b"gone":
                         return None
                     else:  # error:<class>\t<message> or cannot:<class>\t<message>; then it exits
@@ -508,7 +531,7 @@ class Watcher:
                             raise cls(text)  # as the notifier raised it: a root gone, the watch limit...
                         if kind != "error" or not notifier.armed:
                             return f"{name}: {text}"
-                        self._lost_since = time.time()
+                        self._unseen_since = heard - LOST_MARGIN_S
                         raise RuntimeError(f"{name}: {text}")
                 if self._held:
                     self._maybe_hand_over(time.monotonic())
@@ -519,17 +542,15 @@ class Watcher:
             notifier.close()
 
     def _catch_up(self) -> None:
-        """Once a notifier is armed again after one ended: hand over what changed meanwhile.
-
-        Nothing saw those saves; a file's inode change time says which files they were.
-        """
-        if self._lost_since is None:
+        """Once the notifier in the watcher's thread watches: hand over the files changed
+        since ``_unseen_since`` (a process notifier that could not start left a gap)."""
+        if self._unseen_since is None:
             return
-        since, self._lost_since = self._lost_since - 1.0, None  # a margin for coarse timestamps
+        since, self._unseen_since = int(self._unseen_since * 1e9), None
         changed = set()
         for path in self._files():
             try:
-                if os.stat(path).st_ctime >= since:
+                if os.stat(path).st_ctime_ns >= since:
                     changed.add(path)
             except OSError:
                 continue
@@ -570,6 +591,8 @@ class Watcher:
             for raw in changes:
                 if not armed.is_set():  # in case watchfiles stops asking stop_event every step
                     armed.set()
+                if self._unseen_since is not None:
+                    self._catch_up()
                 if self._batch({(int(change), path) for change, path in raw}):
                     return
         finally:
@@ -583,6 +606,7 @@ class Watcher:
             delay = max(int(env), 1) / 1000
         before = self._snapshot()
         self._armed.armed.set()
+        self._catch_up()  # what changed before this first scan, if a notifier left a gap
         next_scan = time.monotonic() + delay
         while not self._stop.wait(min(TICK_MS / 1000, delay)):
             now = time.monotonic()

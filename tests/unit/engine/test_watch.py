@@ -276,6 +276,7 @@ def test_the_watchers_thread_sleeps_while_nothing_changes(tmp_path: Path) -> Non
     watcher = Watcher([str(root)], _filter(root), batches.append)
     try:
         _saves_are_seen(root, watcher, batches, "a.py")
+        wait_for(lambda: not watcher._held, what="nothing held")  # held changes are looked at every 20 ms
         tid = watcher._thread.native_id
         assert tid is not None
         before = _switches(tid)
@@ -295,6 +296,7 @@ def test_a_notifier_process_that_dies_is_replaced_and_the_saves_meanwhile_are_se
     try:
         first = watcher._notifier
         assert first is not None
+        wait_for(lambda: first.armed, what="the notifier to watch")
         os.kill(first.pid, signal.SIGKILL)  # the OOM killer, say
         write_file(root / "meanwhile.py", "x = 1\n")  # nobody is watching
         wait_for(lambda: any(str(root / "meanwhile.py") in b for b in batches), what="the save made meanwhile")
