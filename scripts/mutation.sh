@@ -8,6 +8,9 @@
 #   and a report (.mutation/<module>.txt); see docs/testing.md.
 #   MUTATION_RESUME=1 goes on with an interrupted session instead of starting it
 #   again. Run it under `nice -n 10` on a shared machine.
+#   MUTATION_TESTS="TEST..." runs the mutants against these tests instead of the
+#   module's own selection (a fast first pass: its survivors then go through
+#   `python scripts/mutation_recheck.py MODULE` with the whole selection).
 #
 # cosmic-ray edits the file it mutates on disk, one mutant at a time, and runs
 # the tests named for that module. The servers the tests start are separate
@@ -100,7 +103,7 @@ mkdir -p "$WORK"
 for name in $MODULES; do
     file="${FILE[$name]:-}"
     [ -n "$file" ] || { echo "scripts/mutation.sh: unknown module \"$name\"; pick from: $ALL" >&2; exit 1; }
-    tests="$(echo ${TESTS[$name]})"
+    tests="$(echo ${MUTATION_TESTS:-${TESTS[$name]}})"
     config="$WORK/$name.toml"
     session="$WORK/$name.sqlite"
     src="$WORK/src-$name"
