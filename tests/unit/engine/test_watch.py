@@ -291,6 +291,8 @@ def test_the_watchers_thread_sleeps_while_nothing_changes(tmp_path: Path) -> Non
 
 def test_a_notifier_process_that_dies_is_replaced_and_the_saves_meanwhile_are_seen(tmp_path: Path) -> None:
     root = tmp_path.resolve()
+    write_file(root / "untouched.py", "x = 0\n")
+    time.sleep(watch.LOST_MARGIN_S + 0.1)  # ages it past the margin: a file, not an event, to wait for
     batches: list[set[str]] = []
     watcher = Watcher([str(root)], _filter(root), batches.append)
     try:
@@ -302,6 +304,8 @@ def test_a_notifier_process_that_dies_is_replaced_and_the_saves_meanwhile_are_se
         wait_for(lambda: any(str(root / "meanwhile.py") in b for b in batches), what="the save made meanwhile")
         assert watcher._notifier is not None and watcher._notifier.pid != first.pid
         _saves_are_seen(root, watcher, batches, "after.py")
+        # What changed before the notifier last spoke is not reloaded again.
+        assert not any(str(root / "untouched.py") in b for b in batches)
     finally:
         watcher.stop()
 
@@ -339,10 +343,43 @@ def test_a_notifier_process_that_cannot_start_leaves_the_watching_to_the_thread(
     batches: list[set[str]] = []
     watcher = Watcher([str(root)], _filter(root), batches.append)
     try:
+        write_file(root / "early.py", "x = 1\n")  # before any notifier watches
+        wait_for(lambda: watcher.in_thread, what="the watcher to notice")
+        wait_for(lambda: any(str(root / "early.py") in b for b in batches), what="the save made while it started")
+        _saves_are_seen(root, watcher, batches, "a.py")
+    finally:
+        watcher.stop()
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+@pytest.mark.parametrize("how", ["exits at once", "is not there"])
+def test_an_interpreter_that_cannot_run_the_notifier_leaves_the_watching_to_the_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    # A "python3" that is a wrapper script doing something else, or one deleted since.
+    python = tmp_path / "bin" / "python3"
+    if how == "exits at once":
+        write_file(python, "#!/bin/sh\nexit 0\n")
+        python.chmod(0o755)
+    so = watch._interpreter()
+    assert so is not None
+    monkeypatch.setattr(watch, "_found_interpreter", [(str(python), so[1])])
+    root = (tmp_path / "app").resolve()
+    root.mkdir()
+    before = _open_fds()
+    batches: list[set[str]] = []
+    watcher = Watcher([str(root)], _filter(root), batches.append)
+    try:
         wait_for(lambda: watcher.in_thread, what="the watcher to notice")
         _saves_are_seen(root, watcher, batches, "a.py")
     finally:
         watcher.stop()
+    assert not watcher.alive
+    assert _open_fds() <= before, "the pipes to a notifier that never ran are left open"
 
 
 _ORPHAN = """
