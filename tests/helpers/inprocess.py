@@ -43,6 +43,13 @@ class Project:
         return {f"{self.pkg}.{n}" if n else self.pkg for n in names}
 
 
+def reload_ok(mw: HotReloadMiddleware, project: Project, *files: str) -> Any:
+    """Reload ``files`` of ``project`` through ``mw``; the reload must succeed. Returns its result."""
+    result = mw.reload([project.path(f) for f in files])
+    assert result is not None and result.ok, result
+    return result
+
+
 def call(app: Any, path: str = "/", **environ: Any) -> tuple[str, str]:
     """Call a WSGI app like a server does (iterate, then close); return (status, body)."""
     captured: dict[str, str] = {}

@@ -18,6 +18,7 @@ import pytest
 
 from hotwsgi.engine import follow as follow_module
 from tests.helpers.inprocess import Project, call
+from tests.helpers.inprocess import reload_ok as reload
 from tests.helpers.util import wait_for
 
 WEB = textwrap.dedent(
@@ -39,12 +40,6 @@ def _empty_registry() -> Any:
     REGISTRY.clear()
     yield
     REGISTRY.clear()
-
-
-def reload(mw: Any, project: Project, *files: str) -> Any:
-    result = mw.reload([project.path(f) for f in files])
-    assert result is not None and result.ok, result
-    return result
 
 
 def models(version: str, extra: str = "") -> str:
