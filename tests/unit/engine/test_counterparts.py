@@ -29,7 +29,7 @@ WEB = textwrap.dedent(
 )
 
 # A library outside the project: nothing reloads it, and it keeps what it collected at import.
-# Its name sorts before the project's package ("proj_..."), which the class test relies on.
+# Its name sorts before the project's package ("proj_..."); the class test makes one that sorts after, too.
 LIBRARY = textwrap.dedent(
     """
     HOOKS = []
@@ -46,8 +46,8 @@ LIBRARY = textwrap.dedent(
 
 
 @pytest.fixture
-def library(project: Project) -> Iterator[Any]:
-    name = f"alib_{uuid.uuid4().hex[:10]}"
+def library(project: Project, request: pytest.FixtureRequest) -> Iterator[Any]:
+    name = f"{getattr(request, 'param', 'alib')}_{uuid.uuid4().hex[:10]}"
     write_file(project.root / f"{name}.py", LIBRARY)
     __import__(name)
     try:
@@ -133,13 +133,23 @@ def test_a_function_under_an_lru_cache_follows(project: Project, library: Any) -
     assert cached(3) == "v2 9"  # a value the old cache did not have yet: the new code computes it
 
 
-def test_a_functools_object_without_a_namespace_does_not_stop_the_others(project: Project, library: Any) -> None:
-    # cmp_to_key makes a C object with no __dict__: looking for __wrapped__ on it raises.
+def test_odd_objects_in_the_namespace_do_not_stop_the_others(project: Project, library: Any) -> None:
+    # cmp_to_key makes a C object with no __dict__: looking for __wrapped__ on it raises;
+    # a closure over a name its function never assigned has an empty cell.
     body = """
     def compare(a, b):
         return a - b
 
     BY_SIZE = functools.cmp_to_key(compare)
+
+    def make():
+        def unbound():
+            return never
+        if False:
+            never = 1
+        return unbound
+
+    UNBOUND = make()
 
     @hook
     def hello():
@@ -161,6 +171,7 @@ def test_a_function_under_eight_wrappers_follows(project: Project, library: Any)
     assert held() == "<" * 8 + "hello v2" + ">" * 8
 
 
+@pytest.mark.parametrize("library", ["alib", "zlib"], indirect=True)  # a library named before / after the project
 def test_a_class_imported_from_a_library_is_never_touched(project: Project, library: Any) -> None:
     # v1 uses the library's class, v2 defines its own class of that name: the library's
     # class, which others still use, keeps its own methods.
@@ -186,3 +197,70 @@ def test_a_function_that_gained_a_decorator_follows_by_its_name(project: Project
     assert [f() for f in library.HOOKS[:2]] == ["hello v2", "zebra v2"]
     assert (old.hello(), old.zebra()) == ("hello v2", "zebra v2")
     assert old.gone() == "gone"  # no counterpart: it keeps its code
+
+
+def test_a_function_reached_only_through_a_partial_follows(project: Project, library: Any) -> None:
+    body = """
+    GREET = functools.partial(lambda greeting, name: greeting + " " + name + " VERSION", "hello")
+    """
+    mw = start(project, source(library, body, "v1"))
+    held = project.module("models").GREET
+    save(project, mw, source(library, body, "v2"))
+    assert held("ann") == "hello ann v2"
+
+
+PROPERTY = """
+class A:
+    def __init__(self):
+        self.value = "unset"
+
+    @property
+    @hook
+    def x(self):
+        return "VERSION getter " + self.value
+
+    @x.setter
+    @hook
+    def x(self, value):
+        self.value = "VERSION " + value
+
+    @x.deleter
+    @hook
+    def x(self):
+        self.value = "VERSION deleted"
+"""
+METHOD = """
+class A:
+    def __init__(self):
+        self.value = "unset"
+
+    @hook
+    def x(self):
+        return "VERSION method"
+"""
+
+
+def test_an_old_function_whose_name_several_old_functions_share_is_not_guessed(project: Project, library: Any) -> None:
+    # v1's property has three functions named A.x; v2's A.x is one method. Which old one
+    # it stands for is a guess: the old getter, setter and deleter keep their own code
+    # (a setter made to call the new method would fail on its second argument).
+    mw = start(project, source(library, PROPERTY, "v1"))
+    getter, setter, deleter = library.HOOKS[:3]
+    obj = project.module("models").A()
+    save(project, mw, source(library, METHOD, "v2"))
+    setter(obj, "set")
+    assert getter(obj) == "v1 getter v1 set"
+    deleter(obj)
+    assert obj.value == "v1 deleted"
+    assert obj.x() == "v2 method"  # the instance runs the new class's code
+
+
+def test_an_old_function_whose_name_several_new_functions_share_is_not_guessed(project: Project, library: Any) -> None:
+    # v1's A.x is one method; v2's property has three functions named A.x: the old
+    # method keeps its code rather than become one of them.
+    mw = start(project, source(library, METHOD, "v1"))
+    method = library.HOOKS[0]
+    obj = project.module("models").A()
+    save(project, mw, source(library, PROPERTY, "v2"))
+    assert method(obj) == "v1 method"
+    assert obj.x == "v2 getter unset"  # the instance runs the new class's code
