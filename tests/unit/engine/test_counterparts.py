@@ -264,3 +264,65 @@ def test_an_old_function_whose_name_several_new_functions_share_is_not_guessed(p
     save(project, mw, source(library, PROPERTY, "v2"))
     assert method(obj) == "v1 method"
     assert obj.x == "v2 getter unset"  # the instance runs the new class's code
+
+
+def test_a_function_under_a_class_based_decorator_follows(project: Project, library: Any) -> None:
+    # A decorator that is a class: functools.update_wrapper puts __wrapped__ in the
+    # instance's __dict__. A library that kept the old decorated object (a route table)
+    # runs the new code, and so does the undecorated function collected before it.
+    body = """
+    class counted:
+        def __init__(self, func):
+            functools.update_wrapper(self, func)
+            self.calls = 0
+
+        def __call__(self, *args):
+            self.calls += 1
+            return self.__wrapped__(*args)
+
+    @counted
+    @hook
+    def hello():
+        return "hello VERSION"
+    """
+    mw = start(project, source(library, body, "v1"))
+    held = project.module("models").hello
+    save(project, mw, source(library, body, "v2"))
+    assert library.HOOKS[0]() == "hello v2"
+    assert held() == "hello v2" and held.calls == 1
+
+
+def test_a_property_getter_a_library_collected_follows(project: Project, library: Any) -> None:
+    body = """
+    class A:
+        @property
+        @hook
+        def x(self):
+            return "VERSION getter"
+    """
+    mw = start(project, source(library, body, "v1"))
+    obj = project.module("models").A()
+    save(project, mw, source(library, body, "v2"))
+    assert library.HOOKS[0](obj) == "v2 getter"
+
+
+def test_a_held_decorated_method_follows(project: Project, library: Any) -> None:
+    # The wrapper and the method share the qualified name "Greeter.greet" (functools.wraps),
+    # on both sides: found by its path, it is paired all the same.
+    body = """
+    def logged(func):
+        @functools.wraps(func)
+        def wrapper(*args):
+            return "[" + func(*args) + "]"
+        return wrapper
+
+    class Greeter:
+        @logged
+        def greet(self):
+            return "VERSION"
+    """
+    mw = start(project, source(library, body, "v1"))
+    m = project.module("models")
+    held, obj = m.Greeter.greet, m.Greeter()
+    save(project, mw, source(library, body, "v2"))
+    assert held(obj) == "[v2]"
