@@ -10,11 +10,14 @@ import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
 import pytest
 
+from hotwsgi.engine import follow as follow_module
 from tests.helpers.inprocess import Project
+from tests.helpers.inprocess import module_from_source as _module
 from tests.helpers.inprocess import reload_ok as reload
 from tests.helpers.util import write_file
 
@@ -326,3 +329,24 @@ def test_a_held_decorated_method_follows(project: Project, library: Any) -> None
     held, obj = m.Greeter.greet, m.Greeter()
     save(project, mw, source(library, body, "v2"))
     assert held(obj) == "[v2]"
+
+
+def test_a_name_imported_from_another_reloaded_module_follows_its_own_module() -> None:
+    # v1's models takes f from b and g from c; v2's takes f from c and g from b. The three
+    # are reloaded together, models walked first: the old b.f and c.g are reached by the
+    # paths models.f and models.g, which lead to c.f and b.g in v2. Each follows its
+    # own module's new version all the same.
+    def generation(version: str, imports: dict[str, str]) -> dict[str, ModuleType]:
+        modules = {
+            n: _module(n, f"def f():\n    return '{n}.f {version}'\n\ndef g():\n    return '{n}.g {version}'\n")
+            for n in "bc"
+        }
+        models = ModuleType("models")
+        for name, origin in imports.items():
+            setattr(models, name, getattr(modules[origin], name))
+        return {"models": models, **modules}
+
+    old = generation("v1", {"f": "b", "g": "c"})
+    fresh = generation("v2", {"f": "c", "g": "b"})
+    follow_module.follow(old, fresh)
+    assert (old["b"].f(), old["c"].g()) == ("b.f v2", "c.g v2")
