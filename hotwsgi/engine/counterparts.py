@@ -32,7 +32,7 @@ def is_forwarder(function: object) -> bool:
 
 
 _LEAF, _FUNCTION, _CLASS, _FUNC_ATTR, _PROPERTY, _PARTIAL, _CALLABLE = range(7)
-_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement, not by C code
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class statement's class, or a C module's made by PyType_FromSpec
 # Kinds of the types most module attributes have, known without a look (C types only:
 # a cache of user classes would keep an old generation alive).
 _KNOWN_KINDS: dict[type, int] = {
