@@ -51,7 +51,7 @@ TESTS[gate]="tests/unit/adapters/test_gate.py tests/unit/adapters/test_middlewar
 FILE[agate]=hotwsgi/adapters/agate.py
 TESTS[agate]="tests/unit/adapters/test_agate.py tests/unit/adapters/test_aconn.py tests/unit/adapters/test_asgi.py"
 FILE[aconn]=hotwsgi/adapters/aconn.py
-TESTS[aconn]="${TESTS[agate]}"
+TESTS[aconn]="tests/unit/adapters/test_aconn.py tests/unit/adapters/test_asgi.py"
 FILE[transaction]=hotwsgi/engine/transaction.py
 TESTS[transaction]="tests/unit/adapters/test_middleware.py tests/unit/core/test_hooks.py
     tests/unit/engine/test_transaction.py tests/unit/integrations/test_bottle.py tests/unit/engine/test_faults.py
