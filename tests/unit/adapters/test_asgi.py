@@ -417,7 +417,9 @@ async def app(scope, receive, send):
         await send({{"type": "http.response.start", "status": 200, "headers": headers}})
         await send({{"type": "http.response.body", "body": body}})
         return
-    await send({{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}})
+    # No Content-Length: an endless stream; its other headers (cache-control sorts before it) do not say otherwise.
+    headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+    await send({{"type": "http.response.start", "status": 200, "headers": headers}})
     await send({{"type": "http.response.body", "body": b"data: " + VERSION.encode() + b"\\n\\n", "more_body": True}})
     await receive()  # the request's (empty) body
     if scope["path"] == "/raises":
