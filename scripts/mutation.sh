@@ -4,7 +4,7 @@
 #
 # Usage: bash scripts/mutation.sh [MODULE...]
 #   MODULE: a key below (transaction, restart, watch, follow, counterparts, heap,
-#   agate, socket, gate); none = all of them. Results: .mutation/<module>.sqlite
+#   agate, aconn, socket, gate); none = all of them. Results: .mutation/<module>.sqlite
 #   and a report (.mutation/<module>.txt); see docs/testing.md.
 #   MUTATION_RESUME=1 goes on with an interrupted session instead of starting it
 #   again. Run it under `nice -n 10` on a shared machine.
@@ -53,6 +53,8 @@ TESTS[gate]="tests/unit/adapters/test_gate.py tests/unit/adapters/test_middlewar
     tests/integration/cheroot/test_cheroot.py::test_four_clients_through_twenty_reloads"
 FILE[agate]=hotwsgi/adapters/agate.py
 TESTS[agate]="tests/unit/adapters/test_agate.py tests/unit/adapters/test_aconn.py tests/unit/adapters/test_asgi.py"
+FILE[aconn]=hotwsgi/adapters/aconn.py
+TESTS[aconn]="tests/unit/adapters/test_aconn.py tests/unit/adapters/test_asgi.py"
 FILE[transaction]=hotwsgi/engine/transaction.py
 TESTS[transaction]="tests/unit/adapters/test_middleware.py tests/unit/core/test_hooks.py
     tests/unit/engine/test_transaction.py tests/unit/integrations/test_bottle.py tests/unit/engine/test_faults.py
@@ -91,10 +93,10 @@ FOLLOW_TESTS="tests/unit/engine/test_follow.py tests/integration/werkzeug/test_f
 FILE[follow]=hotwsgi/engine/follow.py
 TESTS[follow]="$FOLLOW_TESTS"
 FILE[counterparts]=hotwsgi/engine/counterparts.py
-TESTS[counterparts]="$FOLLOW_TESTS"
+TESTS[counterparts]="tests/unit/engine/test_counterparts.py $FOLLOW_TESTS"
 FILE[heap]=hotwsgi/engine/heap.py
 TESTS[heap]="$FOLLOW_TESTS"
-ALL="transaction restart watch follow counterparts heap agate socket gate"
+ALL="transaction restart watch follow counterparts heap agate aconn socket gate"
 
 MODULES="${*:-$ALL}"
 WORK="$ROOT/.mutation"

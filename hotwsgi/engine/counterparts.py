@@ -3,10 +3,10 @@
 A :class:`Generation` walks from the namespaces of a set of modules to the functions
 and classes they define: module attributes, class bodies, ``staticmethod``,
 ``classmethod`` and ``property`` objects, ``functools.partial`` and ``lru_cache``
-objects, ``__wrapped__`` chains and closure cells (a decorator's wrapper holds the
-decorated function). Each is keyed by the path it was reached by, so the old and the
-fresh side of the same name meet even when several functions share a qualified name
-(the wrappers of one decorator).
+objects, callable objects of a class (a class-based decorator), ``__wrapped__`` chains
+and closure cells (a decorator's wrapper holds the decorated function). Each is keyed
+by the path it was reached by, so the old and the fresh side of the same name meet
+even when several functions share a qualified name (the wrappers of one decorator).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def is_forwarder(function: object) -> bool:
     return isinstance(function, FunctionType) and TARGET in (function.__kwdefaults__ or {})
 
 
-_LEAF, _FUNCTION, _CLASS, _FUNC_ATTR, _PROPERTY, _PARTIAL, _FUNCTOOLS = range(7)
+_LEAF, _FUNCTION, _CLASS, _FUNC_ATTR, _PROPERTY, _PARTIAL, _CALLABLE = range(7)
+_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class statement's class, or a C module's made by PyType_FromSpec
 # Kinds of the types most module attributes have, known without a look (C types only:
 # a cache of user classes would keep an old generation alive).
 _KNOWN_KINDS: dict[type, int] = {
@@ -63,7 +64,9 @@ def _kind_of(cls: type) -> int:
     if issubclass(cls, _PARTIALS):
         return _PARTIAL
     if cls.__module__ == "functools":  # lru_cache, singledispatch: when callable
-        return _FUNCTOOLS
+        return _CALLABLE
+    if cls.__flags__ & _HEAPTYPE and any("__call__" in vars(c) for c in cls.__mro__):
+        return _CALLABLE  # an instance of a class-based decorator (functools.update_wrapper)
     return _LEAF
 
 
@@ -137,7 +140,7 @@ class Generation:
                 children = [(n, getattr(obj, n)) for n in ("fget", "fset", "fdel")]
             elif kind == _PARTIAL:
                 children = [("func", obj.func)]
-            else:  # lru_cache, singledispatch
+            else:  # lru_cache, singledispatch, a class-based decorator: its __wrapped__
                 children = []
                 if callable(obj):
                     try:

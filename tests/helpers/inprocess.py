@@ -6,6 +6,7 @@ import sys
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -41,6 +42,20 @@ class Project:
 
     def names(self, names: Iterable[str]) -> set[str]:
         return {f"{self.pkg}.{n}" if n else self.pkg for n in names}
+
+
+def reload_ok(mw: HotReloadMiddleware, project: Project, *files: str) -> Any:
+    """Reload ``files`` of ``project`` through ``mw``; the reload must succeed. Returns its result."""
+    result = mw.reload([project.path(f) for f in files])
+    assert result is not None and result.ok, result
+    return result
+
+
+def module_from_source(name: str, source: str) -> ModuleType:
+    """A module named ``name`` that ran ``source``, outside ``sys.modules`` (for follow() called directly)."""
+    module = ModuleType(name)
+    exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+    return module
 
 
 def call(app: Any, path: str = "/", **environ: Any) -> tuple[str, str]:

@@ -29,6 +29,7 @@ DOWNLOAD_START = {
 }
 END_OF_BODY = {"type": "http.response.body", "body": b"", "more_body": False}
 RELOAD_CLOSE = {"type": "websocket.close", "code": 1012, "reason": "hotwsgi reload"}
+HELLO = {"type": "websocket.send", "text": "hello"}
 
 
 def chunk(data: bytes, more: bool = True) -> Message:
@@ -178,6 +179,7 @@ def test_ending_a_websocket_closes_it_with_1012_and_wakes_its_receive() -> None:
         conn = setup.connect(client, websocket=True)
         assert "websocket.connect" == (await conn.receive())["type"]
         await conn.send({"type": "websocket.accept"})
+        await conn.send(HELLO)  # a frame sent does not make the websocket look closed
         waiting = asyncio.ensure_future(conn.receive())  # the app waits for the next frame
         await settle()
         ending = conn.end()
@@ -187,7 +189,7 @@ def test_ending_a_websocket_closes_it_with_1012_and_wakes_its_receive() -> None:
 
     disconnect = {"type": "websocket.disconnect", "code": 1012, "reason": "hotwsgi reload"}
     assert (disconnect, disconnect) == run(main)
-    assert [{"type": "websocket.accept"}, RELOAD_CLOSE] == client.sent
+    assert [{"type": "websocket.accept"}, HELLO, RELOAD_CLOSE] == client.sent
 
 
 def test_a_websocket_the_app_closed_is_not_closed_twice() -> None:

@@ -139,3 +139,145 @@ def test_enter_says_whether_the_request_was_let_in_or_timed_out() -> None:
 
     assert asyncio.run(main()) == (True, True)
     assert gate.in_flight() == 0
+
+
+def test_a_hold_timeout_over_a_second_ends_the_hold() -> None:
+    # The reload outlasts hold_timeout (1.5 s): the request goes ahead, timed out, long
+    # before the gate opens (at 6 s).
+    gate = AsyncGate()
+    gate.close()
+    opening = threading.Timer(6, gate.open)
+    opening.start()
+    try:
+
+        async def main() -> tuple[bool, bool]:
+            let_in = await gate.enter(1.5)
+            return let_in, gate.closed
+
+        assert asyncio.run(main()) == (False, True)
+        assert gate.in_flight() == 1
+    finally:
+        opening.cancel()
+        gate.open()
+
+
+def test_a_hold_timeout_under_a_second_still_holds() -> None:
+    gate = AsyncGate()
+    gate.close()
+    opening = threading.Timer(0.2, gate.open)
+    opening.start()
+
+    async def main() -> bool:
+        return await gate.enter(0.9)
+
+    assert asyncio.run(main()) is True  # let in when the gate opened, not timed out
+    opening.join()
+    assert gate.in_flight() == 1
+
+
+def _inside_for(gate: AsyncGate, seconds: float) -> threading.Thread:
+    """A request on its own loop that stays inside the gate for ``seconds``."""
+    inside = threading.Event()
+
+    def run() -> None:
+        async def request() -> None:
+            assert gate.try_enter()
+            inside.set()
+            await asyncio.sleep(seconds)
+            gate.leave()
+
+        asyncio.run(request())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert inside.wait(5)
+    return thread
+
+
+def test_drain_gives_up_after_a_timeout_over_a_second() -> None:
+    gate = AsyncGate()
+    request = _inside_for(gate, 3)
+    gate.close()
+    answer: list[int] = []
+    draining = threading.Thread(target=lambda: answer.append(gate.drain(1.5)), daemon=True)
+    draining.start()
+    draining.join(6)
+    assert answer == [1]  # gave up at drain_timeout, one request still inside
+    request.join(10)
+
+
+def test_drain_waits_for_a_request_that_ends_within_a_timeout_under_a_second() -> None:
+    gate = AsyncGate()
+    request = _inside_for(gate, 0.2)
+    gate.close()
+    assert gate.drain(0.9) == 0
+    request.join(5)
+
+
+def test_opening_on_the_loop_wakes_every_waiter_of_that_loop() -> None:
+    # A reload run on the server's own loop opens the gate from that loop.
+    gate = AsyncGate()
+    gate.close()
+
+    async def main() -> list[bool]:
+        waiters = [asyncio.ensure_future(gate.enter(10)) for _ in range(3)]
+        await asyncio.sleep(0.05)
+        gate.open()
+        return list(await asyncio.wait_for(asyncio.gather(*waiters), 5))
+
+    assert asyncio.run(main()) == [True, True, True]
+
+
+def test_a_waiter_of_a_closed_loop_does_not_stop_the_opening() -> None:
+    # A loop closed without its waiting task finishing (a server torn down) leaves its
+    # waiter behind: opening skips it and still wakes the others.
+    gate = AsyncGate()
+    gate.close()
+    dead = asyncio.new_event_loop()
+    stuck = dead.create_task(gate.wait_open(10))
+    stuck._log_destroy_pending = False  # type: ignore[attr-defined]  # it never finishes: its loop is gone
+    dead.run_until_complete(asyncio.sleep(0.01))
+    dead.close()  # the task never finished: its waiter stays registered
+    woke: list[bool] = []
+    ready = threading.Event()
+
+    def live() -> None:
+        async def main() -> None:
+            waiting = asyncio.ensure_future(gate.wait_open(10))
+            await asyncio.sleep(0.01)
+            ready.set()
+            woke.append(await asyncio.wait_for(waiting, 5))
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=live)
+    thread.start()
+    assert ready.wait(5)
+    gate.open()
+    thread.join(10)
+    assert woke == [True]
+
+
+def test_a_request_woken_by_an_opening_that_did_not_last_times_out_at_its_hold_timeout() -> None:
+    # A reload ends and the next one closes the gate before the woken request runs; the
+    # loop is busy past its hold_timeout meanwhile: it goes ahead, timed out, at once.
+    gate = AsyncGate()
+    gate.close()
+
+    async def main() -> bool:
+        def reopen_and_close() -> None:
+            gate.open()
+            gate.close()
+            time.sleep(0.3)  # the loop is busy past the request's hold_timeout
+
+        asyncio.get_running_loop().call_later(0.1, reopen_and_close)
+        return await gate.enter(0.2)
+
+    opening = threading.Timer(3, gate.open)  # the second reload ends
+    opening.start()
+    try:
+        assert asyncio.run(main()) is False
+        assert gate.closed  # it did not wait for the second reload
+    finally:
+        opening.cancel()
+        gate.open()

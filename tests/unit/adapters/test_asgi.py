@@ -392,3 +392,74 @@ def test_app_that_never_answers_lifespan_is_served_anyway(project: tuple[Path, s
             assert text_of(url + "/") == "200 deaf"
     finally:
         middleware.close()
+
+
+STREAM_APP = """
+import asyncio
+import os
+
+VERSION = "{version}"
+EVENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "events.log")
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            with open(EVENTS, "a") as f:
+                f.write(message["type"].split(".")[1] + " " + VERSION + "\\n")
+            await send({{"type": message["type"] + ".complete"}})
+            if message["type"] == "lifespan.shutdown":
+                return
+    if scope["path"] == "/":
+        body = VERSION.encode()
+        headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+        await send({{"type": "http.response.start", "status": 200, "headers": headers}})
+        await send({{"type": "http.response.body", "body": body}})
+        return
+    # No Content-Length: an endless stream; its other headers (cache-control sorts before it) do not say otherwise.
+    headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+    await send({{"type": "http.response.start", "status": 200, "headers": headers}})
+    await send({{"type": "http.response.body", "body": b"data: " + VERSION.encode() + b"\\n\\n", "more_body": True}})
+    await receive()  # the request's (empty) body
+    if scope["path"] == "/raises":
+        # Like many SSE apps: the disconnect (here: the one a reload causes) is an error.
+        message = await receive()
+        raise RuntimeError("the client went away: " + message["type"])
+    await asyncio.sleep(3600)  # "/sleeps": never looks at the disconnect
+"""
+
+
+@pytest.mark.parametrize("path", ["/raises", "/sleeps"])
+def test_an_old_stream_a_reload_ends_leaves_its_connection_usable(project: tuple[Path, str], path: str) -> None:
+    # The reload ends an old SSE stream (a clean end of its body). Its app then raises
+    # when it sees the disconnect (/raises), or sleeps on and is cancelled after
+    # END_GRACE (/sleeps), long before drain_timeout: the old generation shuts down.
+    # Neither is an app crash: the server keeps the keep-alive connection open, and the
+    # next request on it gets the new code's answer.
+    import http.client
+    from urllib.parse import urlsplit
+
+    root, prefix = project
+    make_project(root, {f"{prefix}stream.py": STREAM_APP.format(version="v1")})
+    middleware = HotReloadMiddleware(f"{prefix}stream:app", watch=(), drain_timeout=60)
+    try:
+        with uvicorn_thread(middleware, lifespan="on") as url:
+            conn = http.client.HTTPConnection("127.0.0.1", urlsplit(url).port, timeout=15)
+            try:
+                conn.request("GET", path)
+                stream = conn.getresponse()
+                assert (stream.status, stream.readline(), stream.readline()) == (200, b"data: v1\n", b"\n")
+                write_file(root / f"{prefix}stream.py", STREAM_APP.format(version="v2"))
+                result = middleware.reload([root / f"{prefix}stream.py"])
+                assert result is not None and result.ok, result
+                assert stream.read() == b""  # the reload ended the stream cleanly
+                # The old code no longer runs (cancelled if need be): generation 0 shut down.
+                wait_for(lambda: "shutdown v1" in logged_events(root, *LIFESPAN), timeout=15, what="shutdown v1")
+                conn.request("GET", "/")  # on the same connection
+                answer = conn.getresponse()
+                assert (answer.status, answer.read()) == (200, b"v2")
+            finally:
+                conn.close()
+    finally:
+        middleware.close()

@@ -11,13 +11,14 @@ import textwrap
 import threading
 import traceback
 import weakref
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from hotwsgi.engine import follow as follow_module
 from tests.helpers.inprocess import Project, call
+from tests.helpers.inprocess import module_from_source as _module
+from tests.helpers.inprocess import reload_ok as reload
 from tests.helpers.util import wait_for
 
 WEB = textwrap.dedent(
@@ -39,12 +40,6 @@ def _empty_registry() -> Any:
     REGISTRY.clear()
     yield
     REGISTRY.clear()
-
-
-def reload(mw: Any, project: Project, *files: str) -> Any:
-    result = mw.reload([project.path(f) for f in files])
-    assert result is not None and result.ok, result
-    return result
 
 
 def models(version: str, extra: str = "") -> str:
@@ -326,12 +321,6 @@ def json_dumps_code() -> Any:
     import json
 
     return json.dumps.__code__
-
-
-def _module(name: str, source: str) -> ModuleType:
-    module = ModuleType(name)
-    exec(compile(source, f"<{name}>", "exec"), module.__dict__)
-    return module
 
 
 def test_the_heap_pass_runs_only_when_a_class_was_redefined() -> None:
