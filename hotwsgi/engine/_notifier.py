@@ -41,8 +41,6 @@ import os
 import signal
 import sys
 
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-
 
 def _send(record: bytes) -> None:
     view = memoryview(record)
@@ -89,9 +87,10 @@ def _parent_gone() -> bool:
         return False
 
 
-def _changed_since(roots: list[str], since_ns: int) -> list[str]:
+def changed_since(roots: list[str], since_ns: int) -> list[str]:
     """The files under ``roots`` whose inode changed at or after ``since_ns`` (dot folders,
-    ``__pycache__`` and ``node_modules`` left out; the server filters the rest)."""
+    ``__pycache__`` and ``node_modules`` left out; the server filters the rest). The
+    watcher's in-thread notifier catches up with it too."""
     found = []
     for root in roots:
         for folder, dirs, files in os.walk(root):
@@ -123,7 +122,7 @@ def main(argv: list[str]) -> int:
     encode = os.fsencode
     try:
         if int(since):
-            missed = _changed_since(roots, int(since))
+            missed = changed_since(roots, int(since))
             if missed:
                 _send(b"".join(b"2%s\0" % encode(path) for path in missed) + b"missed\0")
         while True:
@@ -149,4 +148,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # only as the notifier process, never on import
     sys.exit(main(sys.argv[1:]))

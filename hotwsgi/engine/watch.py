@@ -47,6 +47,7 @@ import weakref
 from collections.abc import Callable, Iterable
 
 from ..core.config import reload_env_poll
+from ._notifier import changed_since
 from .escalate import restarts_process
 from .modules import is_in_virtualenv
 
@@ -199,15 +200,14 @@ class _NotifierProcess:
         self.end()
         self.status()
         _notifiers.discard(self)
-        for fd in (self._stdin, self._stdout):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self._close_pipes()
 
     def forget(self) -> None:
         """In a forked child: let go of the parent's notifier without ending it."""
         self._status = -1
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
         for fd in (self._stdin, self._stdout):
             try:
                 os.close(fd)
@@ -368,14 +368,13 @@ class Watcher:
         self._armed = _Armed(self._stop)
         self._notifier: _NotifierProcess | None = None
         self._notifier_lock = threading.Lock()
-        self._unseen_since: float | None
+        #: The notifier runs in the watcher's thread: no process of its own can start here.
+        self.in_thread = _interpreter() is None
         #: Since when changes may have gone unseen: the notifier that starts next reports
         #: the files changed since then (by their inode change time) once it watches.
         #: A process notifier starts watching after the constructor returns (its process
         #: starts in some 20 ms, which start-up need not wait for), so: from now on.
-        #: The notifier runs in the watcher's thread: no process of its own can start here.
-        self.in_thread = _interpreter() is None
-        self._unseen_since = None if self.in_thread or self.polling else time.time() - GAP_MARGIN_S
+        self._unseen_since: float | None = None if self.in_thread or self.polling else time.time() - GAP_MARGIN_S
         self._thread = threading.Thread(target=self._run, name="hotwsgi-watcher", daemon=True)
         self._thread.start()
         if wait:
@@ -547,13 +546,7 @@ class Watcher:
         if self._unseen_since is None:
             return
         since, self._unseen_since = int(self._unseen_since * 1e9), None
-        changed = set()
-        for path in self._files():
-            try:
-                if os.stat(path).st_ctime_ns >= since:
-                    changed.add(path)
-            except OSError:
-                continue
+        changed = {path for path in changed_since(self.roots, since) if self._filter(path)}
         self._arrived(changed, time.monotonic(), hold=True)
 
     def _batch(self, raw: set[tuple[int, str]]) -> bool:
