@@ -32,7 +32,7 @@ def is_forwarder(function: object) -> bool:
 
 
 _LEAF, _FUNCTION, _CLASS, _FUNC_ATTR, _PROPERTY, _PARTIAL, _CALLABLE = range(7)
-_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class statement's class, or a C module's made by PyType_FromSpec
+HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class statement's class, or a C module's made by PyType_FromSpec
 # Kinds of the types most module attributes have, known without a look (C types only:
 # a cache of user classes would keep an old generation alive).
 _KNOWN_KINDS: dict[type, int] = {
@@ -65,7 +65,7 @@ def _kind_of(cls: type) -> int:
         return _PARTIAL
     if cls.__module__ == "functools":  # lru_cache, singledispatch: when callable
         return _CALLABLE
-    if cls.__flags__ & _HEAPTYPE and any("__call__" in vars(c) for c in cls.__mro__):
+    if cls.__flags__ & HEAPTYPE and any("__call__" in vars(c) for c in cls.__mro__):
         return _CALLABLE  # an instance of a class-based decorator (functools.update_wrapper)
     return _LEAF
 

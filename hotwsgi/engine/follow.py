@@ -36,13 +36,12 @@ from typing import Any
 
 from ..core.result import ReloadResult
 from . import heap
-from .counterparts import TARGET, Generation, codes_by_name, is_forwarder, pairs_of, qualname, running_frames
+from .counterparts import HEAPTYPE, TARGET, Generation, codes_by_name, is_forwarder, pairs_of, qualname, running_frames
 
 __all__ = ("FollowReport", "Following", "follow", "is_forwarder", "not_followed_clause")
 
 logger = logging.getLogger(__name__)
 
-_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement, not by C code
 _CO_GENERATOR, _CO_COROUTINE = inspect.CO_GENERATOR, inspect.CO_COROUTINE
 _CO_ASYNC_GENERATOR = inspect.CO_ASYNC_GENERATOR
 # Up to about this many memory blocks (some 200,000 objects the garbage collector tracks)
@@ -211,7 +210,7 @@ def _is_enum(cls: type) -> bool:
 
 def _update_class(old: type, new: type) -> str | None:
     """Give ``old`` the methods and descriptors of ``new``; a reason when it cannot take them."""
-    if not old.__flags__ & _HEAPTYPE:
+    if not old.__flags__ & HEAPTYPE:
         return "C type"
     for name, value in list(new.__dict__.items()):
         if name in _CLASS_OWN or not _copyable(value):
