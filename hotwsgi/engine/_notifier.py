@@ -38,7 +38,6 @@ decides when watching ends.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
 
@@ -148,5 +147,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    import signal  # here: the server imports this module too, and need not pay for signal's enums
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # only as the notifier process, never on import
     sys.exit(main(sys.argv[1:]))

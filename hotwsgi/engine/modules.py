@@ -22,12 +22,8 @@ _OWN_PACKAGE = __name__.partition(".")[0]
 
 
 def _system_prefixes() -> tuple[str, ...]:
-    paths = set()
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        try:
-            paths.add(os.path.realpath(sysconfig.get_paths()[key]))
-        except KeyError:
-            pass
+    found = sysconfig.get_paths()  # each call expands every scheme path again: once
+    paths = {os.path.realpath(found[key]) for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in found}
     for prefix in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
         paths.add(os.path.realpath(os.path.join(prefix, "lib")))
     return tuple(sorted(p + os.sep for p in paths))
