@@ -10,7 +10,10 @@ and each cost over bare the median of the per-repeat differences; the best
 "on" has reloading on with a live watcher on the app's folder; "off" is
 ``enabled=False``. Two WSGI bodies: a list (the middleware lets go at once) and
 an iterable with ``close()`` like Flask's responses (the middleware wraps it and
-the caller closes it, as a server does).
+the caller closes it, as a server does). Each flavour also as an app that is an
+object with ``__call__`` (as every framework's app is), where the pass-through's
+cost differs from a plain function's: the interpreter runs a call from Python
+code to a Python function inline, and any wrapper in between breaks that.
 """
 
 from __future__ import annotations
@@ -48,6 +51,16 @@ class _Body:
 def app_iter(environ, start_response):
     start_response("200 OK", HEADERS)
     return _Body()
+
+
+class App:
+    # An app that is an object, as Flask's, Django's and Bottle's are.
+    def __call__(self, environ, start_response):
+        start_response("200 OK", HEADERS)
+        return BODY
+
+
+app_object = App()
 """
 
 ASGI_APP = """
@@ -66,6 +79,15 @@ async def app(scope, receive, send):
                 return
     await send(START)
     await send(BODY)
+
+
+class App:
+    # An app that is an object, as Starlette's, FastAPI's and Django's are.
+    async def __call__(self, scope, receive, send):
+        await app(scope, receive, send)
+
+
+app_object = App()
 """
 
 
@@ -177,7 +199,14 @@ def main() -> None:
         repeats,
         lambda app: time_wsgi(app, calls, close=True),
     )
-    for mw in (on, off, on_iter, off_iter):
+    on_obj = HotReloadMiddleware("ovh_wsgi:app_object", watch=[folder])
+    off_obj = HotReloadMiddleware("ovh_wsgi:app_object", enabled=False)
+    out["wsgi_object"] = interleaved(
+        {"bare": ovh_wsgi.app_object, "off": off_obj, "on": on_obj},
+        repeats,
+        lambda app: time_wsgi(app, calls, close=False),
+    )
+    for mw in (on, off, on_iter, off_iter, on_obj, off_obj):
         mw.close()
 
     import ovh_asgi
@@ -185,6 +214,8 @@ def main() -> None:
     try:
         a_on = HotReloadMiddleware("ovh_asgi:app", watch=[folder])
         a_off = HotReloadMiddleware("ovh_asgi:app", enabled=False)
+        a_on_obj = HotReloadMiddleware("ovh_asgi:app_object", watch=[folder])
+        a_off_obj = HotReloadMiddleware("ovh_asgi:app_object", enabled=False)
     except Exception as exc:  # the ASGI side of hotwsgi may not exist yet
         out["asgi"] = None
         out["asgi_error"] = f"{type(exc).__name__}: {exc}"
@@ -196,13 +227,18 @@ def main() -> None:
                 repeats,
                 lambda app: loop.run_until_complete(_time_asgi(app, calls)),
             )
+            out["asgi_object"] = interleaved(
+                {"bare": ovh_asgi.app_object, "off": a_off_obj, "on": a_on_obj},
+                repeats,
+                lambda app: loop.run_until_complete(_time_asgi(app, calls)),
+            )
         except Exception as exc:
             out["asgi"] = None
             out["asgi_error"] = f"{type(exc).__name__}: {exc}"
         finally:
             loop.close()
-            a_on.close()
-            a_off.close()
+            for mw in (a_on, a_off, a_on_obj, a_off_obj):
+                mw.close()
     print(json.dumps(out))
 
 

@@ -174,7 +174,12 @@ def targets_section(results: dict[str, Any]) -> list[str]:
     rows += _burst_rows(results)
     ovh = results.get("overhead")
     if ovh and not ovh.get("error"):
-        for key, what in (("wsgi_list", "WSGI, list body"), ("asgi", "ASGI")):
+        for key, what in (
+            ("wsgi_list", "WSGI, list body"),
+            ("wsgi_object", "WSGI, an app object, list body"),
+            ("asgi", "ASGI"),
+            ("asgi_object", "ASGI, an app object"),
+        ):
             data = ovh.get(key)
             if data:
                 cost = _cost(data, "off")
@@ -549,7 +554,13 @@ def syntax_section(results: dict[str, Any]) -> list[str]:
 def overhead_section(results: dict[str, Any]) -> list[str]:
     ovh = results.get("overhead")
     out = ["| app | bare | middleware off | middleware on | on − bare | off − bare |", "|---|---|---|---|---|---|"]
-    names = {"wsgi_list": "WSGI, list body", "wsgi_iter": "WSGI, iterable body + close()", "asgi": "ASGI"}
+    names = {
+        "wsgi_list": "WSGI, list body",
+        "wsgi_iter": "WSGI, iterable body + close()",
+        "wsgi_object": "WSGI, an app object (like Flask's), list body",
+        "asgi": "ASGI",
+        "asgi_object": "ASGI, an app object (like Starlette's)",
+    }
     if not ovh or ovh.get("error"):
         out.append(f"| not run | {(ovh or {}).get('error', '')} | | | | |")
         names = {}
