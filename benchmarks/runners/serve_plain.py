@@ -1,7 +1,7 @@
 """Serve a bare app, with or without HotReloadMiddleware, for the throughput benchmark.
 
 Usage: python serve_plain.py SERVER WRAP PORT APP_DIR
-SERVER: werkzeug | uvicorn   WRAP: bare | on
+SERVER: werkzeug | uvicorn   WRAP: bare | on (uvicorn: any VARIANT of a module asgi_VARIANT in APP_DIR)
 (gunicorn is run by its own command line on the ``wsgi_bare:app`` / ``wsgi_on:app`` modules.)
 """
 
@@ -15,7 +15,7 @@ def main() -> None:
     if server == "uvicorn":
         import uvicorn
 
-        module = "asgi_on" if wrap == "on" else "asgi_bare"
+        module = f"asgi_{wrap}"  # asgi_bare, asgi_on, or another variant (uvicorn_breakdown.py)
         app = __import__(module).app
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")
     else:
