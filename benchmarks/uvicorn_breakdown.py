@@ -1,9 +1,9 @@
-"""Where the ASGI middleware's cost behind uvicorn goes: five variants of the same app, side by side.
+"""Where the ASGI middleware's cost behind uvicorn goes: seven variants of the same app, side by side.
 
 Usage: python uvicorn_breakdown.py [ROUNDS] [SECONDS]   (default 10 rounds of 3 s)
 
 The throughput part (throughput.py) compares the bare app with the wrapped one
-only. This serves the same bare app five ways under uvicorn (uvloop, httptools,
+only. This serves the same bare app seven ways under uvicorn (uvloop, httptools,
 access log off), each in its own process on CPU 1, with wrk on CPU 0, in
 rounds whose order alternates:
 
@@ -11,6 +11,11 @@ rounds whose order alternates:
 - ``imported``: the app itself, in a process that has imported hotwsgi's
   engine, adapters and dev features (what loading hotwsgi costs, with nothing
   of it running);
+- ``passing``: a do-nothing ``async def`` middleware around the app (not
+  hotwsgi): what any Python ASGI middleware costs at least;
+- ``wrapping``: one that also hands the app its own ``send`` (an object per
+  request, whose method calls the server's): the least a middleware that
+  watches the response can cost;
 - ``off``: ``HotReloadMiddleware(app, enabled=False)`` (the pass-through);
 - ``unwatched``: reloading on with ``watch=()``: the middleware's own work per
   request, with no file watching;
@@ -40,6 +45,23 @@ VARIANTS: dict[str, str | None] = {
     "imported": (
         "import hotwsgi.adapters.asgi, hotwsgi.dev.routes, hotwsgi.engine.reloader, hotwsgi.integrations\n"
         "from asgi_bare import app\n"
+    ),
+    "passing": (
+        "from asgi_bare import app as inner\n\n\n"
+        "async def app(scope, receive, send):\n"
+        "    await inner(scope, receive, send)\n"
+    ),
+    "wrapping": (
+        "from asgi_bare import app as inner\n\n\n"
+        "class Conn:\n"
+        "    __slots__ = ('receive', 'sent', 'server_send')\n\n"
+        "    def send(self, message):\n"
+        "        self.sent = message\n"
+        "        return self.server_send(message)\n\n\n"
+        "async def app(scope, receive, send):\n"
+        "    conn = Conn()\n"
+        "    conn.receive, conn.server_send = receive, send\n"
+        "    await inner(scope, receive, conn.send)\n"
     ),
     "off": 'from hotwsgi import HotReloadMiddleware\napp = HotReloadMiddleware("asgi_bare:app", enabled=False)\n',
     "unwatched": (
