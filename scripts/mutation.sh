@@ -87,6 +87,11 @@ TESTS[watch]="tests/unit/engine/test_watch.py
     tests/integration/test_bad_input.py::test_watched_root_deleted_and_restored
     tests/integration/test_bad_input.py::test_permission_denied_then_fixed
     tests/integration/test_bad_input.py::test_symlink_loop_under_the_root"
+# The server's side of the notifier process (split out of watch.py after the watcher's session).
+FILE[notifier]=hotwsgi/engine/notifier.py
+TESTS[notifier]="tests/unit/engine/test_watch.py
+    tests/unit/adapters/test_middleware.py::test_watcher_picks_up_an_editor_save
+    tests/unit/serving/test_restart.py"
 FOLLOW_TESTS="tests/unit/engine/test_follow.py tests/integration/werkzeug/test_follow.py
     tests/unit/engine/test_transaction.py::test_the_old_generation_is_collected_soon_after_the_reload
     tests/integration/asgi/test_follow.py"
@@ -96,7 +101,7 @@ FILE[counterparts]=hotwsgi/engine/counterparts.py
 TESTS[counterparts]="tests/unit/engine/test_counterparts.py $FOLLOW_TESTS"
 FILE[heap]=hotwsgi/engine/heap.py
 TESTS[heap]="$FOLLOW_TESTS"
-ALL="transaction restart watch follow counterparts heap agate aconn socket gate"
+ALL="transaction restart watch notifier follow counterparts heap agate aconn socket gate"
 
 MODULES="${*:-$ALL}"
 WORK="$ROOT/.mutation"

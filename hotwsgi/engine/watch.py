@@ -17,7 +17,7 @@ When a batch goes to the reloader (the adaptive window):
   touches 100 files makes one reload.
 
 File events come from watchfiles' Rust notifier, run in a process of its own
-(``_notifier.py``): in the server's process its loop would take the GIL back
+(``_notifier.py``, started and read by ``notifier.py``): in the server's process its loop would take the GIL back
 every ``STEP_MS`` to look for a stop, and the serving thread would wait for it
 a thousand times a second. The watcher's thread instead blocks on the pipe the
 notifier writes its batches to, and wakes only for a batch (or, while changes
@@ -39,17 +39,15 @@ import builtins
 import fnmatch
 import logging
 import os
-import select
-import sys
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable
 
 from ..core.config import reload_env_poll
 from ._notifier import changed_since
 from .escalate import restarts_process
 from .modules import is_in_virtualenv
+from .notifier import NotifierProcess, interpreter
 
 __all__ = ("PathFilter", "Watcher", "watch_early")
 
@@ -60,8 +58,6 @@ logger = logging.getLogger("hotwsgi")
 #: continuous stream of events for longer than DEBOUNCE_MS.
 STEP_MS = 1
 TICK_MS = 20
-#: How often the notifier process looks whether the server is still there.
-NOTIFIER_TICK_MS = 100
 #: Inode change times come from a clock that lags by up to a scheduler tick: a file
 #: changed this long before a notifier could see it is reported by the next one too.
 GAP_MARGIN_S = 0.01
@@ -139,124 +135,6 @@ class PathFilter:
         ):
             return False
         return not is_in_virtualenv(os.path.dirname(path))
-
-
-class _NotifierProcess:
-    """The notifier process (``_notifier.py``) and the reading end of its records."""
-
-    def __init__(self, roots: list[str], ignore_denied: bool, since: float | None) -> None:
-        found = _interpreter()
-        assert found is not None
-        executable, extension = found
-        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_notifier.py")
-        argv = [executable, "-I", "-S", script, extension, str(DEBOUNCE_MS), str(STEP_MS), str(NOTIFIER_TICK_MS)]
-        argv += ["1" if ignore_denied else "0", str(0 if since is None else int(since * 1e9)), *roots]
-        child_in, self._stdin = os.pipe()
-        self._stdout, child_out = os.pipe()
-        try:
-            # Both pipes close on exec on our side: an exec'ing restart ends the notifier.
-            actions = [(os.POSIX_SPAWN_DUP2, child_in, 0), (os.POSIX_SPAWN_DUP2, child_out, 1)]
-            self.pid = os.posix_spawn(executable, argv, os.environ, file_actions=actions)
-        except BaseException:
-            os.close(self._stdin)
-            os.close(self._stdout)
-            raise
-        finally:
-            os.close(child_in)
-            os.close(child_out)
-        self.armed = False
-        self._rest = b""
-        self._status: int | None = None
-        _notifiers.add(self)
-
-    def read(self, timeout: float | None) -> list[bytes] | None:
-        """The whole records that came within ``timeout`` s (maybe none); None once the process ended."""
-        if not select.select([self._stdout], [], [], timeout)[0]:
-            return []
-        chunk = os.read(self._stdout, 1 << 16)
-        if not chunk:
-            return None
-        *records, self._rest = (self._rest + chunk).split(b"\0")
-        return records
-
-    def end(self) -> None:
-        """Ask the process to end (from any thread): it exits, and its pipe reads as ended."""
-        if self._status is None:
-            try:
-                os.kill(self.pid, 15)
-            except OSError:
-                pass
-
-    def status(self) -> int | None:
-        """Its exit status, once it has ended (waits for it)."""
-        if self._status is None:
-            try:
-                self._status = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
-            except ChildProcessError:  # reaped by someone else (a server's SIGCHLD handler)
-                self._status = -1
-        return self._status
-
-    def close(self) -> None:
-        self.end()
-        self.status()
-        _notifiers.discard(self)
-        self._close_pipes()
-
-    def forget(self) -> None:
-        """In a forked child: let go of the parent's notifier without ending it."""
-        self._status = -1
-        self._close_pipes()
-
-    def _close_pipes(self) -> None:
-        for fd in (self._stdin, self._stdout):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-_notifiers: weakref.WeakSet[_NotifierProcess] = weakref.WeakSet()
-_found_interpreter: list[tuple[str, str] | None] = []
-
-
-def _forget_notifiers() -> None:
-    # A forked child holding the pipes would keep the parent's notifier alive after the parent.
-    for notifier in list(_notifiers):
-        notifier.forget()
-    _notifiers.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_notifiers)
-
-
-def _interpreter() -> tuple[str, str] | None:
-    """(Python interpreter, watchfiles' Rust extension) for a notifier process, or None.
-
-    None where ``sys.executable`` is not a Python interpreter (uWSGI, mod_wsgi
-    and other embeddings set it to their own program), where there is no
-    ``posix_spawn``, or where watchfiles' extension is not found.
-    """
-    if not _found_interpreter:
-        _found_interpreter.append(_find_interpreter())
-    return _found_interpreter[0]
-
-
-def _find_interpreter() -> tuple[str, str] | None:
-    import importlib.machinery
-    import importlib.util
-
-    executable = sys.executable
-    name = os.path.basename(executable).lower()
-    if not executable or not name.startswith(("python", "pypy")) or not hasattr(os, "posix_spawn"):
-        return None
-    spec = importlib.util.find_spec("watchfiles")  # finds the package without importing it
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-            path = os.path.join(folder, "_rust_notify" + suffix)
-            if os.path.isfile(path):
-                return executable, path
-    return None
 
 
 class _Armed:
@@ -366,10 +244,10 @@ class Watcher:
         self._window = WINDOW_S
         self._after_git = False
         self._armed = _Armed(self._stop)
-        self._notifier: _NotifierProcess | None = None
+        self._notifier: NotifierProcess | None = None
         self._notifier_lock = threading.Lock()
         #: The notifier runs in the watcher's thread: no process of its own can start here.
-        self.in_thread = _interpreter() is None
+        self.in_thread = interpreter() is None
         #: Since when changes may have gone unseen: the notifier that starts next reports
         #: the files changed since then (by their inode change time) once it watches.
         #: A process notifier starts watching after the constructor returns (its process
@@ -486,7 +364,9 @@ class Watcher:
             if self._stop.is_set():
                 return None
             try:
-                notifier = self._notifier = _NotifierProcess(self.roots, self._ignore_denied, self._unseen_since)
+                notifier = self._notifier = NotifierProcess(
+                    self.roots, self._ignore_denied, self._unseen_since, debounce_ms=DEBOUNCE_MS, step_ms=STEP_MS
+                )
             except OSError as exc:  # the interpreter is gone, no more processes...
                 return str(exc)
         self._armed.armed.set()  # what changes before it watches, it reports once it does

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hotwsgi.core.config import DEFAULT_EXCLUDE, DEFAULT_INCLUDE
-from hotwsgi.engine import watch
+from hotwsgi.engine import notifier, watch
 from hotwsgi.engine.watch import PathFilter, Watcher, file_system_of, watch_early
 from tests.helpers.inprocess import Project, call
 from tests.helpers.util import wait_for, write_file
@@ -319,7 +319,7 @@ def test_without_a_python_to_run_the_notifier_in_the_watcher_notifies_in_its_thr
     uwsgi = tmp_path / "bin" / "uwsgi"
     write_file(uwsgi, f"#!/bin/sh\ntouch {started}\n")
     uwsgi.chmod(0o755)
-    monkeypatch.setattr(watch, "_found_interpreter", [])
+    monkeypatch.setattr(notifier, "_found_interpreter", [])
     monkeypatch.setattr(sys, "executable", str(uwsgi))
     root = (tmp_path / "app").resolve()
     root.mkdir()
@@ -337,7 +337,7 @@ def test_without_a_python_to_run_the_notifier_in_the_watcher_notifies_in_its_thr
 def test_a_notifier_process_that_cannot_start_leaves_the_watching_to_the_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(watch, "_found_interpreter", [(sys.executable, str(tmp_path / "_rust_notify.so"))])
+    monkeypatch.setattr(notifier, "_found_interpreter", [(sys.executable, str(tmp_path / "_rust_notify.so"))])
     root = (tmp_path / "app").resolve()
     root.mkdir()
     batches: list[set[str]] = []
@@ -373,9 +373,9 @@ def test_an_interpreter_that_cannot_run_the_notifier_leaves_the_watching_to_the_
     if how == "exits at once":
         write_file(python, "#!/bin/sh\nexit 0\n")
         python.chmod(0o755)
-    so = watch._interpreter()
+    so = notifier.interpreter()
     assert so is not None
-    monkeypatch.setattr(watch, "_found_interpreter", [(str(python), so[1])])
+    monkeypatch.setattr(notifier, "_found_interpreter", [(str(python), so[1])])
     root = (tmp_path / "app").resolve()
     root.mkdir()
     before = _open_pipes()
