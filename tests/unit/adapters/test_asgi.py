@@ -463,3 +463,84 @@ def test_an_old_stream_a_reload_ends_leaves_its_connection_usable(project: tuple
                 conn.close()
     finally:
         middleware.close()
+
+
+RESOURCE_APP = """
+import asyncio
+import os
+
+VERSION = "{version}"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Pool:
+    # What a lifespan opens for the requests (a database pool, say) and closes at shutdown.
+    closed = False
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                scope["state"]["pool"] = Pool()
+            else:
+                scope["state"]["pool"].closed = True
+                open(os.path.join(HERE, "shutdown " + VERSION), "a").close()
+            await send({{"type": message["type"] + ".complete"}})
+            if message["type"] == "lifespan.shutdown":
+                return
+    pool = scope["state"]["pool"]
+    name = os.path.join(HERE, scope["query_string"].decode())
+    if scope["path"] == "/work":
+        # Runs until the test creates the file named in the query string, then uses
+        # the pool for half a second more: a query that takes a while.
+        open(name + ".started", "a").close()
+        while not os.path.exists(name):
+            await asyncio.sleep(0.01)
+        for _ in range(50):
+            if pool.closed:
+                break
+            await asyncio.sleep(0.01)
+    body = (VERSION + (" pool closed under me" if pool.closed else " pool open")).encode()
+    await send({{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}})
+    await send({{"type": "http.response.body", "body": body}})
+"""
+
+
+def test_the_old_app_shuts_down_only_after_its_last_request_not_its_first(project: tuple[Path, str]) -> None:
+    # Two requests of the old app still run when the reload swaps it (exempt: the reload
+    # does not wait for them). The first ends; the second still uses what the old app's
+    # lifespan opened, so the old app's shutdown must wait for the second one too.
+    root, prefix = project
+    make_project(root, {f"{prefix}pool.py": RESOURCE_APP.format(version="v1")})
+    middleware = HotReloadMiddleware(
+        f"{prefix}pool:app", watch=(), drain_timeout=60, exempt=lambda scope: scope["path"] == "/work"
+    )
+    try:
+        with uvicorn_thread(middleware, lifespan="on") as url:
+            answers: dict[str, str] = {}
+
+            def get(name: str) -> threading.Thread:
+                thread = threading.Thread(
+                    target=lambda: answers.__setitem__(name, text_of(f"{url}/work?{name}", timeout=60))
+                )
+                thread.start()
+                wait_for(lambda: (root / f"{name}.started").exists(), what=f"request {name} to start")
+                return thread
+
+            first, second = get("first"), get("second")
+            write_file(root / f"{prefix}pool.py", RESOURCE_APP.format(version="v2"))
+            result = middleware.reload([root / f"{prefix}pool.py"])
+            assert result is not None and result.ok, result
+            assert text_of(url + "/") == "200 v2 pool open"
+            (root / "first").write_text("")
+            first.join(30)
+            assert answers["first"] == "200 v1 pool open"
+            (root / "second").write_text("")
+            second.join(30)
+            assert answers["second"] == "200 v1 pool open"  # its app was not shut down under it
+            wait_for(lambda: (root / "shutdown v1").exists(), what="the old app to shut down after its last request")
+            assert not (root / "shutdown v2").exists()
+    finally:
+        middleware.close()
