@@ -37,7 +37,10 @@ def bind_socket(host: str, port: int, *, backlog: int = 128) -> socket.socket:
     except socket.gaierror as exc:
         raise PortInUseError(f'cannot listen on "{host}": {exc.strerror}; check --host') from None
     family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
+    try:
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:  # e.g. an IPv6 address on a machine without IPv6
+        raise PortInUseError(f'cannot listen on "{host}": {exc.strerror}; check --host') from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
@@ -54,6 +57,7 @@ def bind_socket(host: str, port: int, *, backlog: int = 128) -> socket.socket:
             ) from None
         if exc.errno == errno.EADDRNOTAVAIL:
             raise PortInUseError(f"{host} is not an address of this machine; check --host") from None
-        raise
+        # Any other: e.g. a link-local IPv6 address without its interface (EINVAL).
+        raise PortInUseError(f'cannot listen on "{host}": {exc.strerror}; check --host') from None
     remember_socket(sock)
     return sock
