@@ -286,6 +286,28 @@ def test_forwarding_keeps_no_generation_alive(project: Project) -> None:
     assert first() is None
 
 
+def test_old_functions_held_from_two_generations_keep_no_generation_between_alive(project: Project) -> None:
+    # A library holds the function of generation 0 and, registered again after the first
+    # reload, that of generation 1. Each reload points both straight at the newest
+    # function, so no function (with its module's namespace) of a generation in between
+    # stays alive: a chain of forwarders would keep one per reload.
+    project.write("models.py", models("v1"))
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    held = [project.module("models").shout]
+    project.write("models.py", models("v2"))
+    reload(mw, project, "models.py")
+    held.append(project.module("models").shout)
+    between: list[weakref.ref[Any]] = []
+    for i in range(3, 7):
+        between.append(weakref.ref(project.module("models").shout))
+        project.write("models.py", models(f"v{i}"))
+        reload(mw, project, "models.py")
+    gc.collect()
+    assert [f("a") for f in held] == ["v6:A", "v6:A"]
+    assert [ref() for ref in between[1:]] == [None, None, None]  # generations 2 to 4
+
+
 def test_generators_and_coroutine_functions_keep_their_kind(project: Project) -> None:
     source = "async def fetch():\n    return 'v1'\n\ndef numbers():\n    yield 'v1'\n    yield 'v1b'\n"
     project.write("models.py", source)
@@ -540,3 +562,19 @@ def test_classes_that_refuse_an_attribute_do_not_stop_the_classes_after_them() -
     report = follow_module.follow({"m": old}, {"m": fresh}, heap_pass_now=True).report
     assert report.classes == 2  # Meta and Other, not Config or Wrapper
     assert type(kept) is fresh.Other and kept.version() == "v2"
+
+
+def test_the_forwarding_registry_forgets_a_function_once_it_is_gone() -> None:
+    # Each new function that an old one follows has an entry (weak references only) in the
+    # registry that re-points the old ones at the next reload; one that dies without a
+    # next reload (its module dropped, its function removed) takes its entry along, or
+    # the registry would grow with every reload of a long session.
+    gc.collect()  # what earlier tests left
+    before = len(follow_module._forwarders)
+    old = _module("m", "def f():\n    return 1\n")
+    fresh = _module("m", "def f():\n    return 2\n")
+    follow_module.follow({"m": old}, {"m": fresh})
+    assert old.f() == 2 and len(follow_module._forwarders) == before + 1
+    del old, fresh
+    gc.collect()
+    assert len(follow_module._forwarders) == before
