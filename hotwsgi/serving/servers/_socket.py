@@ -37,10 +37,7 @@ def bind_socket(host: str, port: int, *, backlog: int = 128) -> socket.socket:
     except socket.gaierror as exc:
         raise PortInUseError(f'cannot listen on "{host}": {exc.strerror}; check --host') from None
     family, kind, proto, _, address = infos[0]
-    try:
-        sock = socket.socket(family, kind, proto)
-    except OSError as exc:  # e.g. an IPv6 address on a machine without IPv6
-        raise PortInUseError(f'cannot listen on "{host}": {exc.strerror}; check --host') from None
+    sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
