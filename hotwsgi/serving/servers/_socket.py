@@ -54,6 +54,7 @@ def bind_socket(host: str, port: int, *, backlog: int = 128) -> socket.socket:
             ) from None
         if exc.errno == errno.EADDRNOTAVAIL:
             raise PortInUseError(f"{host} is not an address of this machine; check --host") from None
-        raise
+        # Any other: e.g. a link-local IPv6 address without its interface (EINVAL).
+        raise PortInUseError(f'cannot listen on "{host}": {exc.strerror}; check --host') from None
     remember_socket(sock)
     return sock

@@ -313,6 +313,8 @@ def test_port_in_use(app_dir: Path) -> None:
     [
         ("192.0.2.1", "192.0.2.1 is not an address of this machine; check --host"),  # TEST-NET-1
         ("no-such-host.invalid", 'cannot listen on "no-such-host.invalid": '),
+        # A link-local IPv6 address without its interface (fe80::1%eth0): bind() says EINVAL.
+        ("fe80::1", 'cannot listen on "fe80::1": '),
     ],
 )
 def test_host_that_cannot_be_listened_on(app_dir: Path, host: str, message: str) -> None:

@@ -9,6 +9,8 @@ list of what reached the client.
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -312,3 +314,86 @@ def test_generation_waits_for_its_last_connection() -> None:
         return results
 
     assert [True, False, True] == run(main)
+
+
+def test_a_request_body_without_more_body_is_whole_and_a_reload_still_wakes_the_wait_for_the_disconnect() -> None:
+    # ASGI: "more_body" is optional and defaults to False; a server may leave it out.
+    setup = Setup()
+    client = Client({"type": "http.request", "body": b"q=1"})
+
+    async def main() -> Message:
+        conn = setup.connect(client)
+        assert b"q=1" == (await conn.receive())["body"]
+        await conn.send(SSE_START)
+        await conn.send(chunk(b"data: 1\n\n"))
+        waiting = asyncio.ensure_future(conn.receive())  # an SSE app waits for the disconnect
+        await settle()
+        ending = conn.end()
+        assert ending is not None
+        await ending
+        return await asyncio.wait_for(waiting, 10)
+
+    assert {"type": "http.disconnect"} == run(main)
+    assert [SSE_START, chunk(b"data: 1\n\n"), END_OF_BODY] == client.sent
+
+
+def test_a_stream_the_app_ended_without_more_body_is_not_ended_again_by_a_reload() -> None:
+    # The last body message of a stream leaves "more_body" out (its default, False): the
+    # response is complete. The app still runs (it cleans up) when a reload ends the old
+    # generation's streams: the server must not get a body after the end of the response.
+    setup = Setup()
+    client = Client()
+    last = {"type": "http.response.body", "body": b"data: bye\n\n"}
+
+    async def main() -> None:
+        conn = setup.connect(client)
+        await conn.send(SSE_START)
+        await conn.send(chunk(b"data: 1\n\n"))
+        await conn.send(last)
+        ending = conn.end()
+        if ending is not None:
+            await ending
+        conn.leave()
+
+    run(main)
+    assert [SSE_START, chunk(b"data: 1\n\n"), last] == client.sent
+
+
+def test_a_receive_the_app_gave_up_on_does_not_take_the_next_message() -> None:
+    # A websocket app waits for a frame with a timeout (a heartbeat) and, when none came,
+    # asks again: the frame that arrives next is the app's, not a forgotten receive's.
+    setup = Setup()
+    client = Client({"type": "websocket.connect"})
+    frame = {"type": "websocket.receive", "text": "after the heartbeat"}
+
+    async def main() -> Message:
+        conn = setup.connect(client, websocket=True)
+        assert "websocket.connect" == (await conn.receive())["type"]
+        await conn.send({"type": "websocket.accept"})
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(conn.receive(), 0.05)
+        client.incoming.put_nowait(frame)
+        return await asyncio.wait_for(conn.receive(), 10)
+
+    assert frame == run(main)
+
+
+def test_a_stream_that_ended_leaves_nothing_of_its_connection_behind() -> None:
+    # The generation keeps its open streams to end them at the next reload; one that
+    # ended by itself is let go at once (not at the next reload, which may never come),
+    # with what the server gave it for the connection.
+    setup = Setup()
+
+    async def main() -> weakref.ref[Client]:
+        client = Client({"type": "http.request", "body": b"", "more_body": False})
+        conn = setup.connect(client)
+        await conn.receive()
+        await conn.send(SSE_START)
+        await conn.send(chunk(b"data: 1\n\n"))
+        await conn.send(chunk(b"", more=False))
+        conn.leave()
+        return weakref.ref(client)
+
+    client = run(main)
+    gc.collect()
+    assert None is client()

@@ -7,6 +7,7 @@ apps that do not speak lifespan at all.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
 import threading
@@ -22,6 +23,7 @@ import pytest
 from hotwsgi import HotReloadMiddleware, trigger_reload
 from hotwsgi.serving.servers._socket import bind_socket
 from tests.helpers.util import http_get, logged_events, make_project, require_module, text_of, wait_for, write_file
+from tests.unit.adapters.test_aconn import END_OF_BODY, Client
 
 uvicorn = require_module("uvicorn")
 require_module("starlette")
@@ -463,3 +465,188 @@ def test_an_old_stream_a_reload_ends_leaves_its_connection_usable(project: tuple
                 conn.close()
     finally:
         middleware.close()
+
+
+RESOURCE_APP = """
+import asyncio
+import os
+
+VERSION = "{version}"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Pool:
+    # What a lifespan opens for the requests (a database pool, say) and closes at shutdown.
+    closed = False
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                scope["state"]["pool"] = Pool()
+            else:
+                scope["state"]["pool"].closed = True
+                open(os.path.join(HERE, "shutdown " + VERSION), "a").close()
+            await send({{"type": message["type"] + ".complete"}})
+            if message["type"] == "lifespan.shutdown":
+                return
+    pool = scope["state"]["pool"]
+    name = os.path.join(HERE, scope["query_string"].decode())
+    if scope["path"] == "/work":
+        # Runs until the test creates the file named in the query string, then uses
+        # the pool for half a second more: a query that takes a while.
+        open(name + ".started", "a").close()
+        while not os.path.exists(name):
+            await asyncio.sleep(0.01)
+        for _ in range(50):
+            if pool.closed:
+                break
+            await asyncio.sleep(0.01)
+    body = (VERSION + (" pool closed under me" if pool.closed else " pool open")).encode()
+    await send({{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]}})
+    await send({{"type": "http.response.body", "body": body}})
+"""
+
+
+def test_the_old_app_shuts_down_only_after_its_last_request_not_its_first(project: tuple[Path, str]) -> None:
+    # Two requests of the old app still run when the reload swaps it (exempt: the reload
+    # does not wait for them). The first ends; the second still uses what the old app's
+    # lifespan opened, so the old app's shutdown must wait for the second one too.
+    root, prefix = project
+    make_project(root, {f"{prefix}pool.py": RESOURCE_APP.format(version="v1")})
+    middleware = HotReloadMiddleware(
+        f"{prefix}pool:app", watch=(), drain_timeout=60, exempt=lambda scope: scope["path"] == "/work"
+    )
+    try:
+        with uvicorn_thread(middleware, lifespan="on") as url:
+            answers: dict[str, str] = {}
+
+            def get(name: str) -> threading.Thread:
+                thread = threading.Thread(
+                    target=lambda: answers.__setitem__(name, text_of(f"{url}/work?{name}", timeout=60))
+                )
+                thread.start()
+                wait_for(lambda: (root / f"{name}.started").exists(), what=f"request {name} to start")
+                return thread
+
+            first, second = get("first"), get("second")
+            write_file(root / f"{prefix}pool.py", RESOURCE_APP.format(version="v2"))
+            result = middleware.reload([root / f"{prefix}pool.py"])
+            assert result is not None and result.ok, result
+            assert text_of(url + "/") == "200 v2 pool open"
+            (root / "first").write_text("")
+            first.join(30)
+            assert answers["first"] == "200 v1 pool open"
+            (root / "second").write_text("")
+            second.join(30)
+            assert answers["second"] == "200 v1 pool open"  # its app was not shut down under it
+            wait_for(lambda: (root / "shutdown v1").exists(), what="the old app to shut down after its last request")
+            assert not (root / "shutdown v2").exists()
+    finally:
+        middleware.close()
+
+
+POLL_APP = """
+import asyncio
+
+VERSION = "{version}"
+
+
+async def app(scope, receive, send):
+    assert scope["type"] == "http", scope["type"]  # no lifespan
+    if scope["path"] == "/fails":
+        raise RuntimeError("a bug in the app " + VERSION)
+    if scope["path"] == "/stream":  # an endless stream (no Content-Length)
+        headers = [(b"content-type", b"text/event-stream")]
+        await send({{"type": "http.response.start", "status": 200, "headers": headers}})
+        event = b"data: " + VERSION.encode() + b"\\n\\n"
+        await send({{"type": "http.response.body", "body": event, "more_body": True}})
+    await asyncio.sleep(3600)  # a long poll, or an SSE loop asleep between events
+"""
+
+
+def http_scope(path: str) -> dict[str, Any]:
+    """The scope of a GET request, as a server builds it."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+REQUEST = {"type": "http.request", "body": b"", "more_body": False}
+
+
+def test_a_servers_own_cancellation_and_an_apps_error_reach_the_server(project: tuple[Path, str]) -> None:
+    # Called as a server calls it, on a real event loop. A server that cancels a
+    # request (its request timeout here) sees it cancelled, not answered; an app's
+    # error reaches the server, which answers it (a 500) and logs it. Only what a
+    # reload itself caused is the middleware's to excuse.
+    root, prefix = project
+    make_project(root, {f"{prefix}poll.py": POLL_APP.format(version="v1")})
+    middleware = HotReloadMiddleware(f"{prefix}poll:app", watch=())
+
+    async def main() -> None:
+        for _ in range(2):  # the first request (which starts the app) and the next ones
+            client = Client(REQUEST)
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(middleware(http_scope("/poll"), client.receive, client.send), 0.1)
+            with pytest.raises(RuntimeError, match="a bug in the app v1"):
+                await middleware(http_scope("/fails"), client.receive, client.send)
+
+    try:
+        asyncio.run(main())
+    finally:
+        middleware.close()
+
+
+def test_a_servers_timeout_still_works_after_a_reload_cancelled_an_old_stream(project: tuple[Path, str]) -> None:
+    # The reload ends an old SSE stream and, as its app sleeps on, cancels its task after
+    # END_GRACE: a cancellation of the middleware's own, which the server never sees.
+    # The server's task goes on (a keep-alive connection waiting for its next request)
+    # and its own timeout there must still time out, not cancel the whole task.
+    root, prefix = project
+    source = root / f"{prefix}poll.py"
+    make_project(root, {source.name: POLL_APP.format(version="v1")})
+    middleware = HotReloadMiddleware(f"{prefix}poll:app", watch=(), drain_timeout=60)
+    client = Client(REQUEST)
+
+    async def main() -> str:
+        loop = asyncio.get_running_loop()
+
+        async def connection() -> str:  # the server's side of one keep-alive connection
+            try:
+                async with asyncio.timeout(60) as keep_alive:
+                    await middleware(http_scope("/stream"), client.receive, client.send)
+                    keep_alive.reschedule(loop.time() + 0.05)
+                    await asyncio.sleep(60)  # no next request comes
+            except TimeoutError:
+                return "keep-alive timed out"
+            return "the next request came"
+
+        serving = asyncio.ensure_future(connection())
+        deadline = loop.time() + 30
+        while len(client.sent) < 2 and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        assert [m["type"] for m in client.sent] == ["http.response.start", "http.response.body"]
+        write_file(source, POLL_APP.format(version="v2"))
+        result = await asyncio.to_thread(middleware.reload, [source])
+        assert result is not None and result.ok, result
+        return await asyncio.wait_for(serving, 30)
+
+    try:
+        assert asyncio.run(main()) == "keep-alive timed out"
+    finally:
+        middleware.close()
+    assert client.sent[-1] == END_OF_BODY  # the reload ended the stream cleanly

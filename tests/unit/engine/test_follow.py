@@ -286,6 +286,28 @@ def test_forwarding_keeps_no_generation_alive(project: Project) -> None:
     assert first() is None
 
 
+def test_old_functions_held_from_two_generations_keep_no_generation_between_alive(project: Project) -> None:
+    # A library holds the function of generation 0 and, registered again after the first
+    # reload, that of generation 1. Each reload points both straight at the newest
+    # function, so no function (with its module's namespace) of a generation in between
+    # stays alive: a chain of forwarders would keep one per reload.
+    project.write("models.py", models("v1"))
+    project.write("web.py", WEB)
+    mw = project.middleware()
+    held = [project.module("models").shout]
+    project.write("models.py", models("v2"))
+    reload(mw, project, "models.py")
+    held.append(project.module("models").shout)
+    between: list[weakref.ref[Any]] = []
+    for i in range(3, 7):
+        between.append(weakref.ref(project.module("models").shout))
+        project.write("models.py", models(f"v{i}"))
+        reload(mw, project, "models.py")
+    gc.collect()
+    assert [f("a") for f in held] == ["v6:A", "v6:A"]
+    assert [ref() for ref in between[1:]] == [None, None, None]  # generations 2 to 4
+
+
 def test_generators_and_coroutine_functions_keep_their_kind(project: Project) -> None:
     source = "async def fetch():\n    return 'v1'\n\ndef numbers():\n    yield 'v1'\n    yield 'v1b'\n"
     project.write("models.py", source)
@@ -474,3 +496,85 @@ def test_a_removed_class_does_not_stop_the_classes_after_it_from_following(proje
     reload(mw, project, "models.py")
     assert REGISTRY["kept"].greet() == "v2 ann"
     assert isinstance(REGISTRY["kept"], project.module("models").Greeter)  # moved, not only forwarded
+
+
+def test_a_user_module_and_a_library_of_the_same_name_never_follow_each_other() -> None:
+    # A project's own json.py shadowed the library until it was deleted: the reload then
+    # imports the library under that name (or the other way round, a new json.py shadows
+    # it). An old function that a library holds keeps its own code either way.
+    old = _module("json", "def loads(text):\n    return 'mine'\n")
+    fresh = _module("json", "def loads(text):\n    return 'library'\n")
+    for user in (old, fresh):
+
+        def is_user(name: str, module: Any, user: Any = user) -> bool:
+            return module is user
+
+        report = follow_module.follow({"json": old}, {"json": fresh}, is_user=is_user).report
+        assert report.functions == 0 and old.loads("") == "mine"
+
+
+def test_a_descriptor_the_class_holds_follows_with_its_new_settings() -> None:
+    # The old class (registered with a library, say) takes the new class's descriptors,
+    # not only its functions: a field whose setting the save changed has the new one.
+    source = (
+        "class Setting:\n"
+        "    def __init__(self, value):\n"
+        "        self.value = value\n"
+        "    def __get__(self, obj, owner=None):\n"
+        "        return self.value\n"
+        "\n"
+        "class Config:\n"
+        "    mode = Setting({!r})\n"
+    )
+    old = _module("m", source.format("debug"))
+    fresh = _module("m", source.format("production"))
+    follow_module.follow({"m": old}, {"m": fresh})
+    assert old.Config.mode == "production"
+
+
+def test_classes_that_refuse_an_attribute_do_not_stop_the_classes_after_them() -> None:
+    # Config's metaclass has a read-only property of the name Config defines
+    # (AttributeError); a wrapper class gives its instances a ``__name__`` property, which
+    # no class takes (TypeError: a class's own name is a string). Neither old class can
+    # take the new attributes; the classes after them still follow.
+    source = (
+        "class Meta(type):\n"
+        "    @property\n"
+        "    def mode(cls):\n"
+        "        return 'computed'\n"
+        "\n"
+        "class Config(metaclass=Meta):\n"
+        "    def mode(self):\n"
+        "        return {version!r}\n"
+        "\n"
+        "class Wrapper:\n"
+        "    @property\n"
+        "    def __name__(self):\n"
+        "        return {version!r}\n"
+        "\n"
+        "class Other:\n"
+        "    def version(self):\n"
+        "        return {version!r}\n"
+    )
+    old = _module("m", source.format(version="v1"))
+    fresh = _module("m", source.format(version="v2"))
+    kept = old.Other()
+    report = follow_module.follow({"m": old}, {"m": fresh}, heap_pass_now=True).report
+    assert report.classes == 2  # Meta and Other, not Config or Wrapper
+    assert type(kept) is fresh.Other and kept.version() == "v2"
+
+
+def test_the_forwarding_registry_forgets_a_function_once_it_is_gone() -> None:
+    # Each new function that an old one follows has an entry (weak references only) in the
+    # registry that re-points the old ones at the next reload; one that dies without a
+    # next reload (its module dropped, its function removed) takes its entry along, or
+    # the registry would grow with every reload of a long session.
+    gc.collect()  # what earlier tests left
+    before = len(follow_module._forwarders)
+    old = _module("m", "def f():\n    return 1\n")
+    fresh = _module("m", "def f():\n    return 2\n")
+    follow_module.follow({"m": old}, {"m": fresh})
+    assert old.f() == 2 and len(follow_module._forwarders) == before + 1
+    del old, fresh
+    gc.collect()
+    assert len(follow_module._forwarders) == before
