@@ -35,9 +35,12 @@ def bind_socket(host: str, port: int, *, backlog: int = 128) -> socket.socket:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
-        raise PortInUseError(f'cannot listen on "{host}": {exc.strerror}; check --host') from None
+        raise _cannot_listen(host, exc) from None
     family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
+    try:
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:  # an IPv6 address on a machine without IPv6 (EAFNOSUPPORT)
+        raise _cannot_listen(host, exc) from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
@@ -55,6 +58,10 @@ def bind_socket(host: str, port: int, *, backlog: int = 128) -> socket.socket:
         if exc.errno == errno.EADDRNOTAVAIL:
             raise PortInUseError(f"{host} is not an address of this machine; check --host") from None
         # Any other: e.g. a link-local IPv6 address without its interface (EINVAL).
-        raise PortInUseError(f'cannot listen on "{host}": {exc.strerror}; check --host') from None
+        raise _cannot_listen(host, exc) from None
     remember_socket(sock)
     return sock
+
+
+def _cannot_listen(host: str, exc: OSError) -> PortInUseError:
+    return PortInUseError(f'cannot listen on "{host}": {exc.strerror}; check --host')
