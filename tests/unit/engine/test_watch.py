@@ -159,6 +159,27 @@ def test_a_watched_root_that_does_not_exist_is_reported(tmp_path: Path, caplog) 
     assert os.path.exists(tmp_path)
 
 
+def test_a_watched_folder_that_comes_back_is_reloaded_in_full(tmp_path: Path) -> None:
+    # Moved away, changed, moved back (a branch switch by hand, a restore): no notifier
+    # saw those changes, so everything in it is handed over once it is back.
+    root = (tmp_path / "app").resolve()
+    write_file(root / "a.py", "x = 1\n")
+    write_file(root / "pkg" / "b.py", "x = 1\n")
+    time.sleep(watch.LOST_MARGIN_S + 0.1)  # a.py is older than any notifier's margin: only the full reload names it
+    batches: list[set[str]] = []
+    watcher = Watcher([str(root)], _filter(root), batches.append)
+    try:
+        os.rename(root, tmp_path / "away")
+        wait_for(lambda: watcher._notifier is None, what="the watcher to see the folder gone")  # it waits for it
+        write_file(tmp_path / "away" / "pkg" / "b.py", "x = 2\n")
+        os.rename(tmp_path / "away", root)
+        wanted = {str(root / "a.py"), str(root / "pkg" / "b.py")}
+        wait_for(lambda: any(wanted <= b for b in batches), what="every file of the folder that came back")
+        _saves_are_seen(root, watcher, batches, "after.py")  # and watching resumed
+    finally:
+        watcher.stop()
+
+
 def test_files_written_right_after_their_new_folder_are_seen(tmp_path: Path) -> None:
     root = tmp_path.resolve()
     batches: list[set[str]] = []
@@ -389,6 +410,23 @@ def test_without_a_python_to_run_the_notifier_in_the_watcher_notifies_in_its_thr
         watcher.stop()
     assert not watcher.alive
     assert not started.exists(), "the embedding program was started as if it were Python"
+
+
+def test_the_notifier_in_the_watchers_thread_sees_two_saves_within_a_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watch, "_found_interpreter", [None])  # no process of its own here
+    root = tmp_path.resolve()
+    batches: list[set[str]] = []
+    watcher = Watcher([str(root)], _filter(root), batches.append)
+    try:
+        assert watcher.in_thread
+        for version in range(1, 4):  # the same size each time, well within one second
+            write_file(root / "a.py", f"x = {version}\n")
+            count = len(batches)
+            wait_for(lambda count=count: len(batches) > count, timeout=5, what=f"save {version}")
+    finally:
+        watcher.stop()
 
 
 def test_a_notifier_process_that_cannot_start_leaves_the_watching_to_the_thread(
