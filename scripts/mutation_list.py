@@ -12,9 +12,12 @@ The classes file is a JSON list; each entry names survivors by "function", "line
 glob: "core/ReplaceComparisonOperator_*"), optionally "mutant" (text the mutated
 line contains), "col" (the mutated column) and "nth" (which of the mutants with
 that same operator, function, line and column), and
-gives them a "class" and a one-line "reason". The first entry that matches wins.
-A survivor no entry matches, or an entry that matches no survivor, is an error:
-the file keeps up with the session. Survivors are found in the current file as
+gives them a "class" and a one-line "reason" (what the mutant breaks, or why it
+breaks nothing). The first such entry that matches wins. An entry with "killed_by"
+(a test; the mutant's exact "col" and "nth" too) records a survivor a test kills
+now (scripts/mutation_recheck.py said so): its class is then "killed now". A
+survivor no class entry matches, or an entry that matches no survivor, is an
+error: the file keeps up with the session. Survivors are found in the current file as
 scripts/mutation_recheck.py finds them (by line text, not line number).
 """
 
@@ -90,7 +93,11 @@ def main() -> int:
         where = str(here[index]["start_pos"][0]) if index < len(here) else "gone"
         result = outcome[(mutation["operator_name"], mutation["occurrence"])]
         mutant = changed_line(result, line)
-        found = next((i for i, e in enumerate(entries) if matches(e, function, line, mutation, index, mutant)), None)
+        hits = [i for i, e in enumerate(entries) if matches(e, function, line, mutation, index, mutant)]
+        kill = next((i for i in hits if "killed_by" in entries[i]), None)
+        found = next((i for i in hits if "killed_by" not in entries[i]), None)
+        if kill is not None:
+            used[kill] += 1
         if found is None:
             problems.append(
                 f"unclassified: {function} | {line} | {mutation['operator_name']}"
@@ -102,6 +109,8 @@ def main() -> int:
             klass, reason = entries[found]["class"], entries[found]["reason"]
             if klass not in CLASSES:
                 problems.append(f"entry {found}: unknown class {klass!r}")
+        if kill is not None:  # what it would break, and the test that now sees it
+            klass, reason = "killed now", f"{reason}; killed by `{entries[kill]['killed_by']}`"
         operator = str(mutation["operator_name"]).removeprefix("core/")
         rows.append((function, where, line, operator, mutant, klass, reason))
     problems += [f"entry {i} matches no survivor: {json.dumps(e)}" for i, e in enumerate(entries) if not used[i]]
