@@ -461,14 +461,14 @@ def _open_pipes() -> int:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-@pytest.mark.parametrize("how", ["exits at once", "is not there"])
+@pytest.mark.parametrize("how", ["exits at once", "exits with an error", "is not there"])
 def test_an_interpreter_that_cannot_run_the_notifier_leaves_the_watching_to_the_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     # A "python3" that is a wrapper script doing something else, or one deleted since.
     python = tmp_path / "bin" / "python3"
-    if how == "exits at once":
-        write_file(python, "#!/bin/sh\nexit 0\n")
+    if how != "is not there":
+        write_file(python, f"#!/bin/sh\nexit {1 if 'error' in how else 0}\n")
         python.chmod(0o755)
     so = watch._interpreter()
     assert so is not None
