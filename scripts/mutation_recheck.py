@@ -14,6 +14,8 @@ re-runs only the survivors whose source line matches REGEX.
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
 import os
 import re
@@ -36,9 +38,38 @@ def dump(session: Path) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
     return [tuple(json.loads(line)) for line in done.stdout.splitlines()]  # type: ignore[misc]
 
 
+@functools.lru_cache(maxsize=4)
+def _functions(source: str) -> dict[int, str]:
+    """Line number -> the qualified name of the innermost function or class around it."""
+    found: dict[int, str] = {}
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = prefix + child.name
+                for line in range(child.lineno, (child.end_lineno or child.lineno) + 1):
+                    found[line] = name
+                visit(child, name + ".")
+            else:
+                visit(child, prefix)
+
+    visit(ast.parse(source), "")
+    return found
+
+
+def function_of(lines: list[str], line: int) -> str:
+    """The function (``Class.method``) a line of ``lines`` is in; ``<module>`` outside any."""
+    return _functions("\n".join(lines)).get(line, "<module>")
+
+
 def key(mutation: dict[str, Any], lines: list[str]) -> tuple[object, ...]:
+    """A mutant by what it changes: its operator, function, the text of its line and its columns.
+
+    The function is in it so that a line that left one function does not shift which
+    of the same lines elsewhere the others are (``continue``, ``except OSError:``).
+    """
     (line, col), (end_line, end_col) = mutation["start_pos"], mutation["end_pos"]
-    return (mutation["operator_name"], lines[line - 1].strip(), col, end_line - line, end_col)
+    return (mutation["operator_name"], function_of(lines, line), lines[line - 1].strip(), col, end_line - line, end_col)
 
 
 def by_key(mutations: list[dict[str, Any]], lines: list[str]) -> dict[tuple[object, ...], list[dict[str, Any]]]:
@@ -62,25 +93,17 @@ def copy_checkout(into: Path) -> None:
             shutil.copy2(ROOT / file, into / file)
 
 
-def main() -> int:
-    name, *tests = sys.argv[1:] or ["gate"]
-    # The test command scripts/mutation.sh wrote into the session's config.
-    config = (WORK / f"{name}.toml").read_text()
-    match = re.search(r'^test-command = "(.*)"$', config, re.MULTILINE)
-    assert match, f"no test-command in .mutation/{name}.toml"
-    command = shlex.split(match.group(1))
-    if tests:
-        first = next(i for i, arg in enumerate(command) if arg.startswith("tests"))
-        command = [*command[:first], *tests]
-    jobs = dump(WORK / f"{name}.sqlite")
-    survivors = [job["mutations"][0] for job, result in jobs if result and result.get("test_outcome") == "survived"]
-    if not survivors:
-        print("no survivors")
-        return 0
-    path = str(survivors[0]["module_path"])
-    then = (WORK / f"src-{name}" / path).read_text().splitlines()
-    now = (ROOT / path).read_text().splitlines()
-    # Every mutant of the file as it is now, from a throw-away session.
+def session(name: str) -> tuple[str, list[tuple[dict[str, Any], dict[str, Any] | None]]]:
+    """The config scripts/mutation.sh wrote for the session of ``name``, and its jobs."""
+    return (WORK / f"{name}.toml").read_text(), dump(WORK / f"{name}.sqlite")
+
+
+def survivors_of(jobs: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> list[dict[str, Any]]:
+    return [job["mutations"][0] for job, result in jobs if result and result.get("test_outcome") == "survived"]
+
+
+def mutants_now(config: str, lines: list[str]) -> dict[tuple[object, ...], list[dict[str, Any]]]:
+    """Every mutant of the module as it is now, by key, from a throw-away session."""
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         (scratch / "cr.toml").write_text(re.sub(r"^test-command = .*$", 'test-command = "true"', config, flags=re.M))
@@ -90,7 +113,41 @@ def main() -> int:
             check=True,
             capture_output=True,
         )
-        current = by_key([job["mutations"][0] for job, _ in dump(scratch / "now.sqlite")], now)
+        return by_key([job["mutations"][0] for job, _ in dump(scratch / "now.sqlite")], lines)
+
+
+def nth(mutation: dict[str, Any], lines: list[str], found: dict[tuple[object, ...], list[dict[str, Any]]]) -> int:
+    """Which of the mutants with the same key (operator, line text, columns) ``mutation`` is."""
+    return next(i for i, m in enumerate(found[key(mutation, lines)]) if m["occurrence"] == mutation["occurrence"])
+
+
+def first_failure(output: str) -> str:
+    """The test that failed first in pytest's ``-q`` output (``-x`` stops there), or what ended it."""
+    match = re.search(r"^(?:FAILED|ERROR) (\S+)", output, re.MULTILINE)
+    if match:
+        return match.group(1)
+    match = re.search(r"^_+ (\S+) _+$", output, re.MULTILINE)
+    return match.group(1) if match else "no failed test named (a timeout or a crash)"
+
+
+def main() -> int:
+    name, *tests = sys.argv[1:] or ["gate"]
+    # The test command scripts/mutation.sh wrote into the session's config.
+    config, jobs = session(name)
+    match = re.search(r'^test-command = "(.*)"$', config, re.MULTILINE)
+    assert match, f"no test-command in .mutation/{name}.toml"
+    command = shlex.split(match.group(1))
+    if tests:
+        first = next(i for i, arg in enumerate(command) if arg.startswith("tests"))
+        command = [*command[:first], *tests]
+    survivors = survivors_of(jobs)
+    if not survivors:
+        print("no survivors")
+        return 0
+    path = str(survivors[0]["module_path"])
+    then = (WORK / f"src-{name}" / path).read_text().splitlines()
+    now = (ROOT / path).read_text().splitlines()
+    current = mutants_now(config, now)
     old = by_key([job["mutations"][0] for job, _ in jobs], then)
     # MUTATION_RECHECK_LINES=REGEX: only the survivors whose source line matches.
     only = re.compile(os.environ.get("MUTATION_RECHECK_LINES", ""))
@@ -98,7 +155,7 @@ def main() -> int:
     killed = gone = 0
     for mutation in survivors:
         k = key(mutation, then)
-        index = next(i for i, m in enumerate(old[k]) if m["occurrence"] == mutation["occurrence"])
+        index = nth(mutation, then, old)
         line = mutation["start_pos"][0]
         label = f"{mutation['operator_name']} at {path}:{line} ({then[line - 1].strip()[:60]})"
         if index >= len(current.get(k, [])):
@@ -116,10 +173,15 @@ def main() -> int:
                 capture_output=True,
             )
             env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"}
-            done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=600)
-        outcome = "killed" if done.returncode != 0 else "SURVIVED"
-        killed += done.returncode != 0
-        print(f"{outcome:9} {label}, now line {target['start_pos'][0]} #{target['occurrence']}", flush=True)
+            try:
+                done = subprocess.run(command, cwd=copy, env=env, capture_output=True, text=True, timeout=600)
+                failed, by = done.returncode != 0, f" by {first_failure(done.stdout)}"
+            except subprocess.TimeoutExpired:  # a hang: a kill, as cosmic-ray counts it
+                failed, by = True, " by the 600 s timeout"
+        outcome = "killed" if failed else "SURVIVED"
+        killed += failed
+        by = by if failed else ""
+        print(f"{outcome:9} {label}, now line {target['start_pos'][0]} #{target['occurrence']}{by}", flush=True)
     print(f"{killed} of {len(survivors)} survivors killed by the tests as they are now ({gone} gone)")
     return 0
 

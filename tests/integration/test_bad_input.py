@@ -182,6 +182,26 @@ def test_permission_denied_then_fixed(tmp_path: Path) -> None:
         server.stop()
 
 
+@pytest.mark.parametrize("locked", ["locked", ".git"])
+def test_a_folder_under_the_root_that_cannot_be_read_leaves_the_rest_watched(tmp_path: Path, locked: str) -> None:
+    # A database's data folder owned by another user, say (the notifier cannot watch it),
+    # or a worktree's `.git` file (where the watcher looks for git's index lock).
+    files = {"web.py": WEB, "views.py": views("v1")}
+    files["locked/data.py" if locked == "locked" else ".git"] = "x = 1\n" if locked == "locked" else "gitdir: ../repo\n"
+    site = make_project(tmp_path / "site", files)
+    (site / locked).chmod(0)
+    command = [*_without_root_file_access(), sys.executable, "-m", "hotwsgi"]
+    server = ServerProcess(["serve", "web:app", "--port", "0"], site, command=command)
+    try:
+        server.wait_ready()
+        assert server.text() == "200 v1"
+        write_file(site / "views.py", views("v2"))
+        wait_for(lambda: server.text() == "200 v2", what="the save next to what cannot be read to be served")
+    finally:
+        server.stop()
+        (site / locked).chmod(0o755)  # so that the temporary folder can be removed
+
+
 def test_save_storm_makes_few_reloads_and_serves_every_request(server: ServerProcess, site: Path) -> None:
     failures: list[str] = []
     stop = threading.Event()
