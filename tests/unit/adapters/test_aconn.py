@@ -134,6 +134,19 @@ def test_a_websocket_is_never_counted_for_the_drain() -> None:
     assert 0 == run(main)
 
 
+async def _stream_then_end(conn: Connection) -> asyncio.Future[Message]:
+    """Stream an SSE start and one event, wait for the disconnect as an SSE app does, and
+    end the connection as a reload does; the wait, still running or done."""
+    await conn.send(SSE_START)
+    await conn.send(chunk(b"data: 1\n\n"))
+    waiting = asyncio.ensure_future(conn.receive())
+    await settle()
+    ending = conn.end()
+    assert ending is not None
+    await ending
+    return waiting
+
+
 def test_ending_an_endless_stream_closes_its_body_cleanly() -> None:
     setup = Setup()
     client = Client({"type": "http.request", "body": b"", "more_body": False})
@@ -141,13 +154,7 @@ def test_ending_an_endless_stream_closes_its_body_cleanly() -> None:
     async def main() -> tuple[Message, Message]:
         conn = setup.connect(client)
         await conn.receive()
-        await conn.send(SSE_START)
-        await conn.send(chunk(b"data: 1\n\n"))
-        waiting = asyncio.ensure_future(conn.receive())  # an SSE app waits for the disconnect
-        await settle()
-        ending = conn.end()
-        assert ending is not None
-        await ending
+        waiting = await _stream_then_end(conn)
         with pytest.raises(OSError):
             await conn.send(chunk(b"data: 2\n\n"))  # the old code's next event
         after = await conn.receive()
@@ -324,13 +331,7 @@ def test_a_request_body_without_more_body_is_whole_and_a_reload_still_wakes_the_
     async def main() -> Message:
         conn = setup.connect(client)
         assert b"q=1" == (await conn.receive())["body"]
-        await conn.send(SSE_START)
-        await conn.send(chunk(b"data: 1\n\n"))
-        waiting = asyncio.ensure_future(conn.receive())  # an SSE app waits for the disconnect
-        await settle()
-        ending = conn.end()
-        assert ending is not None
-        await ending
+        waiting = await _stream_then_end(conn)
         return await asyncio.wait_for(waiting, 10)
 
     assert {"type": "http.disconnect"} == run(main)
