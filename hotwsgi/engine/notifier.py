@@ -19,8 +19,9 @@ import weakref
 
 __all__ = ("NotifierProcess", "interpreter")
 
-#: How often the notifier process looks whether the server is still there.
-TICK_MS = 100
+#: How often the notifier process looks whether the server is still there (not the
+#: watcher's TICK_MS, which paces held batches).
+PARENT_CHECK_MS = 100
 
 
 class NotifierProcess:
@@ -33,7 +34,7 @@ class NotifierProcess:
         assert found is not None
         executable, extension = found
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_notifier.py")
-        argv = [executable, "-I", "-S", script, extension, str(debounce_ms), str(step_ms), str(TICK_MS)]
+        argv = [executable, "-I", "-S", script, extension, str(debounce_ms), str(step_ms), str(PARENT_CHECK_MS)]
         argv += ["1" if ignore_denied else "0", str(0 if since is None else int(since * 1e9)), *roots]
         child_in, self._stdin = os.pipe()
         self._stdout, child_out = os.pipe()

@@ -17,9 +17,9 @@ When a batch goes to the reloader (the adaptive window):
   touches 100 files makes one reload.
 
 File events come from watchfiles' Rust notifier, run in a process of its own
-(``_notifier.py``, started and read by ``notifier.py``): in the server's process its loop would take the GIL back
-every ``STEP_MS`` to look for a stop, and the serving thread would wait for it
-a thousand times a second. The watcher's thread instead blocks on the pipe the
+(``_notifier.py``, started and read by ``notifier.py``): in the server's
+process its loop would take the GIL back every ``STEP_MS`` to look for a stop,
+and the serving thread would wait for it a thousand times a second. The watcher's thread instead blocks on the pipe the
 notifier writes its batches to, and wakes only for a batch (or, while changes
 are held, every ``TICK_MS``). Where no such process can start (the interpreter
 is embedded, so ``sys.executable`` is not Python; not POSIX) the notifier runs
